@@ -1,0 +1,237 @@
+"""The desk: one per exchange account, the only door to the exchange and the one place to stop everything.
+
+It polls candles and keeps the recent history of every traded pair (so traders can evaluate without
+asking the exchange), publishes market data and balances, creates a holder for every owned asset, passes
+order requests through the ``OrderGate`` to the exchange, follows every order to a terminal state, and
+journals all of it. Stopping it stops holders and traders first, then cancels every open order.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import msgspec
+import trio
+
+from crypy.exchanges import Exchange, ExchangeError, OrderRejected
+from crypy.protocols import (
+    BalanceSnapshot,
+    CancelRequest,
+    Candle,
+    CandleBatch,
+    Fill,
+    HistoryRequest,
+    MarketInfo,
+    Order,
+    OrderRefused,
+    OrderRequest,
+)
+from crypy.repl import CommandRegistry
+from crypy.store import Journal
+
+from . import approval as approvals
+from .actor import Actor
+from .bus import Subscription, Topic
+from .desk_commands import DESK_COMMANDS
+from .holder import Holder
+from .order_gate import OrderGate
+from .runtime import Runtime
+from .template import Templates
+
+JOURNALED_TOPICS = (Topic.PROPOSALS, Topic.DECISIONS, Topic.SIGNALS, Topic.POSITIONS, Topic.LIFECYCLE)
+
+
+class Desk(Actor):
+    kind = "desk"
+
+    def __init__(self, name: str, runtime: Runtime, *, exchange: Exchange, journal: Journal, templates: Templates,
+                 repl_host: str = "127.0.0.1", repl_port: int = 7100) -> None:
+        super().__init__(name, "", runtime, repl_host=repl_host, repl_port=repl_port)
+        self.exchange = exchange
+        self.journal = journal
+        self.templates = templates
+        self.template = templates.desk
+        self.markets: dict[str, MarketInfo] = {}
+        self.history: dict[str, deque[Candle]] = {}
+        self.balances = BalanceSnapshot(ts=0, account=name, balances={})
+        self.orders: dict[str, Order] = {}
+        self.open_orders: dict[str, Order] = {}
+        self.fills: deque[Fill] = deque(maxlen=1000)
+        self.fill_count = 0
+        self.refusals: deque[OrderRefused] = deque(maxlen=200)
+        self.halted = False
+        self._holder_keys: dict[str, bytes] = {}
+        self.gate = OrderGate(self._holder_keys, self.template.limits)
+        self._client_traders: dict[str, str] = {}
+        self._fill_cursor = 0
+
+    def commands(self) -> CommandRegistry:
+        return DESK_COMMANDS
+
+    @property
+    def timeframe(self) -> str:
+        return self.template.market_data.timeframe
+
+    def last_price(self, pair: str) -> Decimal | None:
+        candles = self.history.get(pair)
+        return Decimal(repr(candles[-1].close)) if candles else None
+
+    async def setup(self, nursery: trio.Nursery) -> None:
+        bus = self.runtime.bus
+        self.markets = await self._tradable_markets()
+        for pair in self.markets:
+            candles = await self.exchange.candles(pair, self.timeframe, limit=self.template.market_data.history)
+            self.history[pair] = deque(candles, maxlen=self.template.market_data.history)
+        await self._refresh_balances()
+        nursery.start_soon(self._serve_requests, bus.subscribe(Topic.ORDER_REQUESTS, Topic.HISTORY_REQUESTS))
+        nursery.start_soon(self._journal_events, bus.subscribe(*JOURNALED_TOPICS))
+        nursery.start_soon(self._every, self.template.market_data.poll_seconds, self._poll_candles)
+        nursery.start_soon(self._every, self.template.orders.poll_seconds, self._sync_orders)
+        nursery.start_soon(self._every, self.template.orders.balance_seconds, self._refresh_balances)
+        for asset, balance in sorted(self.balances.balances.items()):
+            markets = [m for m in self.markets.values() if asset in (m.base, m.quote)]
+            if balance.total > 0 and markets:
+                await self._spawn_holder(asset, balance.available, markets)
+
+    async def _tradable_markets(self) -> dict[str, MarketInfo]:
+        allowed = self.template.limits.allowed_pairs
+        markets = {}
+        for pair, market in (await self.exchange.markets()).items():
+            if (not allowed or pair in allowed) and self.timeframe in await self.exchange.timeframes(pair):
+                markets[pair] = market
+        return markets
+
+    async def _spawn_holder(self, asset: str, capital: Decimal, markets: list[MarketInfo]) -> None:
+        key = approvals.new_key()
+        self._holder_keys[asset] = key
+        factory = functools.partial(Holder, asset, self.name, self.runtime, asset=asset, capital=capital,
+                                    markets=markets, timeframe=self.timeframe, templates=self.templates, key=key)
+        await self.children.start(factory)
+
+    @staticmethod
+    async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await job()
+            await trio.sleep(seconds)
+
+    async def _poll_candles(self) -> None:
+        for pair, cached in self.history.items():
+            since = cached[-1].ts + 1 if cached else None
+            for candle in await self.exchange.candles(pair, self.timeframe, since_ms=since):
+                if cached and candle.ts <= cached[-1].ts:
+                    continue
+                cached.append(candle)
+                self.log.info("candle", pair=pair, close=candle.close, volume=round(candle.volume, 4))
+                await self.runtime.bus.publish(Topic.CANDLES, candle)
+
+    async def _refresh_balances(self) -> None:
+        balances = await self.exchange.balances()
+        self.balances = BalanceSnapshot(ts=self.runtime.now_ms(), account=self.name, balances=balances)
+        await self.runtime.bus.publish(Topic.BALANCES, self.balances)
+
+    async def _serve_requests(self, sub: Subscription) -> None:
+        with sub:
+            async for request in sub:
+                if isinstance(request, HistoryRequest):
+                    await self._answer_history(request)
+                elif isinstance(request, OrderRequest):
+                    await self._place(request)
+                elif isinstance(request, CancelRequest):
+                    await self._cancel(request)
+
+    async def _answer_history(self, request: HistoryRequest) -> None:
+        candles = list(self.history.get(request.pair, ()))[-request.limit:]
+        batch = CandleBatch.from_candles(request.pair, self.timeframe, candles, ts=self.runtime.now_ms(),
+                                         request_id=request.request_id)
+        await self.runtime.bus.publish(Topic.HISTORY, batch)
+
+    async def _place(self, request: OrderRequest) -> None:
+        await self.journal.record(request)
+        last = self.last_price(request.pair)
+        if self.halted:
+            reason: str | None = "the desk is halted"
+        elif last is None:
+            reason = f"no price yet for {request.pair}"
+        else:
+            reason = self.gate.check(request, market=self.markets.get(request.pair), last_price=last,
+                                     now_ms=self.runtime.now_ms())
+        if reason is not None:
+            await self._refuse(request, reason)
+            return
+        try:
+            order = await self.exchange.place_order(client_id=request.client_id, pair=request.pair,
+                                                    side=request.side, order_type=request.order_type,
+                                                    amount=request.amount, price=request.price)
+        except (OrderRejected, ExchangeError) as exc:
+            self.gate.on_order_closed(request.trader, request.client_id)
+            await self._refuse(request, f"exchange: {exc}")
+            return
+        self._client_traders[request.client_id] = request.trader
+        await self._order_update(msgspec.structs.replace(order, trader=request.trader))
+
+    async def _refuse(self, request: OrderRequest, reason: str) -> None:
+        refusal = OrderRefused(ts=self.runtime.now_ms(), client_id=request.client_id, trader=request.trader,
+                               pair=request.pair, reason=reason)
+        self.refusals.append(refusal)
+        self.log.warning("order refused", trader=request.trader, client_id=request.client_id, reason=reason)
+        await self.journal.record(refusal)
+        await self.runtime.bus.publish(Topic.REFUSALS, refusal)
+
+    async def _cancel(self, request: CancelRequest) -> None:
+        for order in list(self.open_orders.values()):
+            if order.client_id == request.client_id and order.trader == request.trader:
+                await self.cancel(order.id)
+
+    async def cancel(self, order_id: str) -> None:
+        """Cancel an open order; an order that finished meanwhile is simply followed to its end."""
+        try:
+            await self.exchange.cancel_order(order_id)
+        except ExchangeError as exc:
+            self.log.warning("cancel failed", order_id=order_id, error=str(exc))
+        await self._sync_orders()
+
+    async def _order_update(self, order: Order) -> None:
+        """Record a new state of an order, publish it, and forget it from the open set once finished."""
+        self.orders[order.id] = order
+        if order.status.is_terminal:
+            self.open_orders.pop(order.id, None)
+            self.gate.on_order_closed(order.trader, order.client_id)
+        else:
+            self.open_orders[order.id] = order
+        self.log.info("order", id=order.id, trader=order.trader, side=order.side, type=order.order_type,
+                      amount=str(order.amount), status=order.status, filled=str(order.filled))
+        await self.journal.record(order)
+        await self.runtime.bus.publish(Topic.ORDERS, order)
+
+    async def _sync_orders(self) -> None:
+        """New fills first, then the status of every open order, so a trader sees its fill before "filled"."""
+        fills, self._fill_cursor = await self.exchange.fills_since(self._fill_cursor)
+        for fill in fills:
+            fill = msgspec.structs.replace(fill, trader=self._client_traders.get(fill.client_id, ""))
+            self.gate.on_fill(fill)
+            self.fills.append(fill)
+            self.fill_count += 1
+            self.log.info("fill", trader=fill.trader, side=fill.side, amount=str(fill.amount), price=str(fill.price),
+                          fee=f"{fill.fee} {fill.fee_asset}")
+            await self.journal.record(fill)
+            await self.runtime.bus.publish(Topic.FILLS, fill)
+        for known in list(self.open_orders.values()):
+            current = await self.exchange.order(known.id)
+            if (current.status, current.filled) != (known.status, known.filled):
+                await self._order_update(msgspec.structs.replace(current, trader=known.trader))
+
+    async def _journal_events(self, sub: Subscription) -> None:
+        with sub:
+            async for event in sub:
+                await self.journal.record(event)
+
+    async def on_stop(self) -> None:
+        """Cancel every open order of the account, follow them to their end, and flush the journal."""
+        for order in await self.exchange.open_orders():
+            await self.cancel(order.id)
+        await self._sync_orders()
+        await self._refresh_balances()
+        await self.journal.flush()

@@ -1,0 +1,23 @@
+"""What every actor of one process shares: the bus, the registry and the clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .bus import Bus
+from .registry import Registry
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class Runtime:
+    """Shared services. ``now_ms`` is the system's notion of now: the exchange's (possibly replayed) time."""
+
+    bus: Bus = field(default_factory=Bus)
+    registry: Registry = field(default_factory=Registry)
+    now_ms: Callable[[], int] = wall_clock_ms

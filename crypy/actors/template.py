@@ -1,0 +1,124 @@
+"""Actor templates: the human-editable TOML files that configure desks, holders and traders.
+
+Templates are validated into typed structs when crypy starts, so a typo fails at once with the file and
+the reason instead of misbehaving in the middle of a run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+
+
+class TemplateError(ValueError):
+    """A template file is missing, is not TOML, or does not match what the actor expects."""
+
+
+class MarketDataSettings(msgspec.Struct, forbid_unknown_fields=True):
+    timeframe: str = "15m"
+    poll_seconds: float = 0.2
+    history: int = 720
+
+
+class OrderSettings(msgspec.Struct, forbid_unknown_fields=True):
+    poll_seconds: float = 0.2
+    balance_seconds: float = 2.0
+
+
+class DeskLimits(msgspec.Struct, forbid_unknown_fields=True):
+    max_order_notional: float = 10_000.0
+    allowed_pairs: list[str] = msgspec.field(default_factory=list)
+
+
+class DeskTemplate(msgspec.Struct, forbid_unknown_fields=True):
+    market_data: MarketDataSettings = msgspec.field(default_factory=MarketDataSettings)
+    orders: OrderSettings = msgspec.field(default_factory=OrderSettings)
+    limits: DeskLimits = msgspec.field(default_factory=DeskLimits)
+
+
+class HolderCriteria(msgspec.Struct, forbid_unknown_fields=True):
+    min_return: float = 0.0
+    min_trades: int = 1
+    max_drawdown: float = 0.25
+
+
+class HolderAllocation(msgspec.Struct, forbid_unknown_fields=True):
+    fraction: float = 0.5
+    approval_hours: float = 168.0
+
+
+class HolderLifecycle(msgspec.Struct, forbid_unknown_fields=True):
+    retire_others_on_entry: bool = True
+    respawn_seconds: float = 15.0
+
+
+class HolderTemplate(msgspec.Struct, forbid_unknown_fields=True):
+    criteria: HolderCriteria = msgspec.field(default_factory=HolderCriteria)
+    allocation: HolderAllocation = msgspec.field(default_factory=HolderAllocation)
+    lifecycle: HolderLifecycle = msgspec.field(default_factory=HolderLifecycle)
+
+
+class Evaluation(msgspec.Struct, forbid_unknown_fields=True):
+    history: int = 720
+    spread: float = 0.0005
+
+
+class StrategyChoice(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    grid: list[dict[str, int | float]]
+
+
+class TraderTemplate(msgspec.Struct, forbid_unknown_fields=True):
+    strategies: list[StrategyChoice]
+    evaluation: Evaluation = msgspec.field(default_factory=Evaluation)
+
+
+class Templates(msgspec.Struct):
+    desk: DeskTemplate
+    holder: HolderTemplate
+    trader: TraderTemplate
+
+
+def default_template_dir() -> Path:
+    """The shipped templates: inside the installed package, or ``templates/`` of a source checkout."""
+    packaged = Path(str(resources.files("crypy"))) / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+def _load(path: Path, kind: type[msgspec.Struct]) -> msgspec.Struct:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TemplateError(f"{path}: cannot read template: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return msgspec.convert(raw, kind)
+    except msgspec.ValidationError as exc:
+        raise TemplateError(f"{path}: {exc}") from None
+
+
+def load_templates(template_dir: Path | None = None) -> Templates:
+    """Each of desk/holder/trader.toml from ``template_dir`` when it has one, else the shipped default."""
+    defaults = default_template_dir()
+    if template_dir is not None and not template_dir.is_dir():
+        raise TemplateError(f"{template_dir}: template directory does not exist")
+
+    def pick(name: str) -> Path:
+        if template_dir is not None and (template_dir / name).is_file():
+            return template_dir / name
+        return defaults / name
+
+    templates = Templates(
+        desk=_load(pick("desk.toml"), DeskTemplate),
+        holder=_load(pick("holder.toml"), HolderTemplate),
+        trader=_load(pick("trader.toml"), TraderTemplate),
+    )
+    if not templates.trader.strategies:
+        raise TemplateError(f"{pick('trader.toml')}: a trader template needs at least one [[strategies]] entry")
+    return templates

@@ -1,0 +1,285 @@
+"""The trader: one per pair and holder. It evaluates, proposes, and once funded, trades.
+
+Life of a trader: ask the desk for the pair's history; simulate every strategy of its template over it;
+propose the best to its holder; if refused, retire (the holder may create a fresh trader later); if
+accepted, feed the same strategy each closed candle and move the holder's capital in or out of the pair
+with market orders carrying the holder's approval. The decision rule is shared with the simulation
+(``Strategy.live`` runs ``Strategy.targets`` on a window), so live trading does what was evaluated.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from decimal import ROUND_DOWN, Decimal
+
+import numpy as np
+import trio
+
+from crypy.plugins import evaluate_grid, load_strategy, strategy_class
+from crypy.plugins.strategy import LiveStrategy
+from crypy.protocols import (
+    Approval,
+    Candle,
+    CandleBatch,
+    Decision,
+    Fill,
+    HistoryRequest,
+    MarketInfo,
+    Order,
+    OrderRefused,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Proposal,
+    Side,
+    Signal,
+)
+from crypy.repl import CommandRegistry
+
+from .actor import Actor
+from .bus import Subscription, Topic
+from .ledger import CapitalLedger
+from .runtime import Runtime
+from .template import TraderTemplate
+from .trader_commands import TRADER_COMMANDS
+
+HISTORY_TIMEOUT = 30.0
+SIZING_MARGIN = Decimal("0.01")
+
+
+class Trader(Actor):
+    kind = "trader"
+
+    def __init__(self, name: str, parent: str, runtime: Runtime, *, market: MarketInfo, holder_asset: str,
+                 timeframe: str, template: TraderTemplate) -> None:
+        super().__init__(name, parent, runtime)
+        self.market = market
+        self.timeframe = timeframe
+        self.template = template
+        other = market.base if holder_asset == market.quote else market.quote
+        self.ledger = CapitalLedger(asset=holder_asset, other=other, base=market.base)
+        self.phase = "starting"
+        self.proposal: Proposal | None = None
+        self.approval: Approval | None = None
+        self.allocation = Decimal(0)
+        self.live: LiveStrategy | None = None
+        self.target: int | None = None
+        self.last_candle: Candle | None = None
+        self.signals: deque[Signal] = deque(maxlen=200)
+        self.open_orders: dict[str, Order] = {}
+        self.refusals: deque[OrderRefused] = deque(maxlen=50)
+        self._seq = itertools.count(1)
+        self._decided = trio.Event()
+        self._decision: Decision | None = None
+        self._history_ready = trio.Event()
+        self._history: CandleBatch | None = None
+
+    @property
+    def prompt(self) -> str:
+        return f"trade {self.market.pair}@{self.ledger.asset}> "
+
+    def commands(self) -> CommandRegistry:
+        return TRADER_COMMANDS
+
+    @property
+    def in_position(self) -> bool:
+        """Holding enough of the other asset that giving it back would be a valid order."""
+        return self._exit_amount() > 0
+
+    async def setup(self, nursery: trio.Nursery) -> None:
+        bus = self.runtime.bus
+        nursery.start_soon(self._trade, bus.subscribe(Topic.CANDLES))
+        nursery.start_soon(self._follow, bus.subscribe(Topic.HISTORY, Topic.DECISIONS, Topic.ORDERS, Topic.FILLS,
+                                                       Topic.REFUSALS))
+
+    async def _follow(self, sub: Subscription) -> None:
+        """Route the reliable replies addressed to this trader."""
+        with sub:
+            async for event in sub:
+                if isinstance(event, CandleBatch) and event.request_id.startswith(self.name + "#"):
+                    self._history = event
+                    self._history_ready.set()
+                elif isinstance(event, Decision) and self.proposal and event.proposal_id == self.proposal.id:
+                    self._decision = event
+                    self._decided.set()
+                elif isinstance(event, Fill) and event.trader == self.name:
+                    await self._on_fill(event)
+                elif isinstance(event, Order) and event.trader == self.name:
+                    self._on_order(event)
+                elif isinstance(event, OrderRefused) and event.trader == self.name:
+                    self.refusals.append(event)
+                    self.open_orders.pop(event.client_id, None)
+                    self.log.warning("order refused", client_id=event.client_id, reason=event.reason)
+
+    async def _trade(self, sub: Subscription) -> None:
+        with sub:
+            history = await self._request_history()
+            best = self._evaluate(history)
+            if best is None:
+                self.log.info("no strategy could be evaluated", candles=len(history))
+                self.phase = "retired"
+                self.request_stop()
+                return
+            if not await self._propose(*best):
+                self.phase = "retired"
+                self.request_stop()
+                return
+            self._start_live(history)
+            await self._rebalance()
+            async for candle in sub:
+                if not isinstance(candle, Candle) or candle.pair != self.market.pair:
+                    continue
+                if candle.timeframe != self.timeframe or (self.last_candle and candle.ts <= self.last_candle.ts):
+                    continue
+                await self._on_candle(candle)
+
+    async def _request_history(self) -> CandleBatch:
+        self._history_ready = trio.Event()
+        request = HistoryRequest(ts=self.runtime.now_ms(), request_id=f"{self.name}#{next(self._seq)}",
+                                 requester=self.name, pair=self.market.pair, timeframe=self.timeframe,
+                                 limit=self.template.evaluation.history)
+        await self.runtime.bus.publish(Topic.HISTORY_REQUESTS, request)
+        with trio.fail_after(HISTORY_TIMEOUT):
+            await self._history_ready.wait()
+        assert self._history is not None
+        return self._history
+
+    def _evaluate(self, history: CandleBatch) -> tuple[str, dict[str, int | float], dict[str, float]] | None:
+        """The best (strategy, params, metrics) over the history, by simulated total return."""
+        self.phase = "evaluating"
+        open_, close = np.asarray(history.open), np.asarray(history.close)
+        best: tuple[str, dict[str, int | float], dict[str, float]] | None = None
+        for choice in self.template.strategies:
+            cls = strategy_class(choice.name)
+            if len(close) < max(cls(**params).warmup for params in choice.grid) + 2:
+                continue
+            ranked = evaluate_grid(cls, choice.grid, open_, close, fee=float(self.market.taker_fee),
+                                   spread=self.template.evaluation.spread,
+                                   holder_holds_quote=self.ledger.holder_holds_quote)
+            params, metrics = ranked[0]
+            if best is None or metrics.total_return > best[2]["total_return"]:
+                best = (choice.name, params, metrics.as_dict())
+        return best
+
+    async def _propose(self, strategy: str, params: dict[str, int | float], metrics: dict[str, float]) -> bool:
+        self.proposal = Proposal(ts=self.runtime.now_ms(), id=f"{self.name}#p{next(self._seq)}", trader=self.name,
+                                 holder=self.parent, pair=self.market.pair, strategy=strategy,
+                                 params={k: float(v) for k, v in params.items()}, metrics=metrics)
+        self.phase = "proposed"
+        self.log.info("proposal", strategy=strategy, params=params, total_return=round(metrics["total_return"], 4),
+                      trades=int(metrics["trades"]))
+        await self.runtime.bus.publish(Topic.PROPOSALS, self.proposal)
+        await self._decided.wait()
+        decision = self._decision
+        assert decision is not None
+        if not decision.accepted or decision.approval is None:
+            self.log.info("proposal refused, retiring", reason=decision.reason)
+            return False
+        self.approval, self.allocation = decision.approval, decision.allocation
+        self.phase = "trading"
+        return True
+
+    def _start_live(self, history: CandleBatch) -> None:
+        assert self.proposal is not None
+        self.live = load_strategy(self.proposal.strategy, self.proposal.params).live()
+        for candle in history.candles():
+            self.target = self.live.update(candle.close)
+            self.last_candle = candle
+
+    async def _on_candle(self, candle: Candle) -> None:
+        assert self.live is not None and self.proposal is not None
+        self.last_candle = candle
+        target = self.live.update(candle.close)
+        if target is None:
+            return
+        if target != self.target:
+            signal = Signal(ts=self.runtime.now_ms(), trader=self.name, pair=self.market.pair,
+                            strategy=self.proposal.strategy, direction=target, tags=("crossover",))
+            self.signals.append(signal)
+            await self.runtime.bus.publish(Topic.SIGNALS, signal)
+            self.log.info("signal", pair=self.market.pair, target=target, close=candle.close)
+        self.target = target
+        await self._rebalance()
+
+    def _wants_out_of_holder_asset(self) -> bool:
+        """The target says: hold the other asset (base for a quote holder, quote for a base holder)."""
+        return self.target == (1 if self.ledger.holder_holds_quote else 0)
+
+    async def _rebalance(self) -> None:
+        """Send the one order that brings the position in line with the target, if any is needed."""
+        if self.open_orders or self.target is None or self.last_candle is None:
+            return
+        wants_out = self._wants_out_of_holder_asset()
+        if wants_out and not self.in_position:
+            amount = self._entry_amount()
+            side = Side.BUY if self.ledger.holder_holds_quote else Side.SELL
+            reason = "entry"
+        elif not wants_out and self.in_position:
+            amount = self._exit_amount()
+            side = Side.SELL if self.ledger.holder_holds_quote else Side.BUY
+            reason = "exit"
+        else:
+            return
+        if amount > 0:
+            await self.send_order(side, amount, reason=reason)
+
+    def _price_with_costs(self) -> Decimal:
+        assert self.last_candle is not None
+        spread = Decimal(str(self.template.evaluation.spread))
+        return Decimal(repr(self.last_candle.close)) * (1 + spread) * (1 + Decimal(self.market.taker_fee)) * (
+            1 + SIZING_MARGIN)
+
+    def _round_amount(self, amount: Decimal) -> Decimal:
+        """Round down to the market's precision; 0 when below its minimums (an order it would refuse)."""
+        step = Decimal(1).scaleb(-self.market.amount_decimals)
+        amount = amount.quantize(step, rounding=ROUND_DOWN)
+        assert self.last_candle is not None
+        if amount < Decimal(self.market.min_amount):
+            return Decimal(0)
+        if amount * Decimal(repr(self.last_candle.close)) < Decimal(self.market.min_cost):
+            return Decimal(0)
+        return amount
+
+    def _entry_amount(self) -> Decimal:
+        budget = self.allocation - self.ledger.committed
+        if self.ledger.holder_holds_quote:
+            return self._round_amount(budget / self._price_with_costs())
+        return self._round_amount(budget)
+
+    def _exit_amount(self) -> Decimal:
+        if self.last_candle is None:
+            return Decimal(0)
+        if self.ledger.holder_holds_quote:
+            return self._round_amount(self.ledger.acquired)
+        return self._round_amount(self.ledger.acquired / self._price_with_costs())
+
+    async def send_order(self, side: Side, amount: Decimal, *, reason: str, price: Decimal | None = None) -> str:
+        """Ask the desk for an order under this trader's approval; returns its client id."""
+        client_id = f"{self.name}-{next(self._seq)}"
+        request = OrderRequest(ts=self.runtime.now_ms(), client_id=client_id, trader=self.name, pair=self.market.pair,
+                               side=side, order_type=OrderType.LIMIT if price else OrderType.MARKET, amount=amount,
+                               price=price, approval=self.approval, reason=reason)
+        self.open_orders[client_id] = Order(ts=request.ts, id="", client_id=client_id, trader=self.name,
+                                            pair=request.pair, side=side, order_type=request.order_type,
+                                            amount=amount, price=price, status=OrderStatus.PENDING)
+        self.log.info("order request", side=side, amount=str(amount), reason=reason)
+        await self.runtime.bus.publish(Topic.ORDER_REQUESTS, request)
+        return client_id
+
+    def _on_order(self, order: Order) -> None:
+        if order.status.is_terminal:
+            self.open_orders.pop(order.client_id, None)
+        else:
+            self.open_orders[order.client_id] = order
+
+    async def _on_fill(self, fill: Fill) -> None:
+        pnl = self.ledger.apply(fill)
+        self.log.info("fill", side=fill.side, amount=str(fill.amount), price=str(fill.price), fee=str(fill.fee),
+                      realized=str(pnl))
+        await self.runtime.bus.publish(Topic.POSITIONS, self.position())
+
+    def position(self) -> Position:
+        return Position(ts=self.runtime.now_ms(), trader=self.name, pair=self.market.pair, asset=self.ledger.other,
+                        amount=self.ledger.acquired, realized_pnl=self.ledger.realized, pnl_asset=self.ledger.asset)

@@ -1,0 +1,90 @@
+"""The ``crypy`` command line: one sub-command per run mode or tool."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import trio
+
+from crypy.actors.registry import format_actors, live_actors
+from crypy.actors.template import TemplateError
+from crypy.logs import configure_logging
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crypy", description="Trading system for crypto exchanges, built from "
+                                                               "trio actors (Desk, Holders, Traders).")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--json-logs", action="store_true", default=None,
+                        help="JSON log lines even on a terminal (the default when output is not a terminal)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = commands.add_parser("sim", help="run the whole system on the embedded simulator (offline)")
+    sim.add_argument("--speed", type=_positive, default=3600.0,
+                     help="market seconds per real second (default 3600: a 15m candle every 0.25 s)")
+    sim.add_argument("--duration", type=_positive, default=None, metavar="SECONDS",
+                     help="stop by itself after this many real seconds and print the summary")
+    sim.add_argument("--data", type=Path, action="append", metavar="FILE",
+                     help="candle file (gzip CSV: timestamp_ms,open,high,low,close,volume), repeatable; "
+                          "default: the bundled Kraken XBT/USD and ETH/USD 15m candles")
+    sim.add_argument("--db", type=Path, default=Path("crypy-sim.db"), metavar="PATH",
+                     help="journal file (SQLite), default ./crypy-sim.db")
+    sim.add_argument("--repl-port", type=_port, default=7100, metavar="PORT",
+                     help="desk REPL port on 127.0.0.1 (default 7100; 0 = any free port); other actors get free ports")
+    sim.add_argument("--template-dir", type=Path, default=None, metavar="DIR",
+                     help="directory with desk.toml / holder.toml / trader.toml overriding the shipped templates")
+    sim.add_argument("--seed", type=int, default=0, help="seed of the simulator's ids")
+
+    commands.add_parser("ps", help="list the actors of running crypy processes")
+    return parser
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from crypy.modes.sim import SimOptions, run_sim
+
+    options = SimOptions(speed=args.speed, duration=args.duration, data=args.data, db=args.db,
+                         repl_port=args.repl_port, template_dir=args.template_dir, seed=args.seed)
+    summary = trio.run(run_sim, options)
+    print(summary.render(), flush=True)
+    return 0 if summary.balances_match and summary.open_orders == 0 else 1
+
+
+def _ps(args: argparse.Namespace) -> int:
+    found = live_actors()
+    if not found:
+        print("no running crypy process")
+        return 0
+    print(format_actors([info for _, info in found]))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(level=args.log_level, json=args.json_logs)
+    handlers = {"sim": _sim, "ps": _ps}
+    try:
+        return handlers[args.command](args)
+    except (TemplateError, ValueError, OSError) as exc:
+        print(f"crypy: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The in-process adapter: the desk calls the simulator's methods directly, without any network.
+
+Used by ``crypy sim`` now, and by virtual-clock backtests later, where threads and sockets must not be
+involved (trio's autojump clock fires timeouts at once around ``to_thread``). Every call is a trio
+checkpoint, so the desk behaves as it would over a network, just faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import TypeVar
+
+import trio
+
+from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderType, Side, Ticker
+from crypy.simulator import SimExchange
+from crypy.simulator import errors as sim_errors
+
+from .base import ExchangeError, OrderRejected
+
+T = TypeVar("T")
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The simulator's errors as the exchange interface's, keeping Kraken's reason string."""
+    try:
+        yield
+    except sim_errors.OrderRejected as exc:
+        raise OrderRejected(str(exc)) from None
+    except sim_errors.InsufficientFunds as exc:
+        raise OrderRejected(str(exc)) from None
+    except sim_errors.ExchangeError as exc:
+        raise ExchangeError(str(exc)) from None
+
+
+class SimulatedExchange:
+    """One account of an in-process ``SimExchange`` behind the ``Exchange`` interface."""
+
+    def __init__(self, sim: SimExchange, account: str = "default", name: str = "sim") -> None:
+        self.sim = sim
+        self.account = account
+        self.name = name
+
+    def now_ms(self) -> int:
+        return self.sim.now_ms()
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        await trio.lowlevel.checkpoint()
+        with _translated():
+            return fn()
+
+    async def markets(self) -> dict[str, MarketInfo]:
+        return await self._call(self.sim.markets)
+
+    async def timeframes(self, pair: str) -> list[str]:
+        return await self._call(lambda: self.sim.timeframes(pair))
+
+    async def candles(self, pair: str, timeframe: str, since_ms: int | None = None, limit: int = 720) -> list[Candle]:
+        return await self._call(lambda: self.sim.candles(pair, timeframe, since_ms, limit))
+
+    async def ticker(self, pair: str) -> Ticker:
+        return await self._call(lambda: self.sim.ticker(pair))
+
+    async def balances(self) -> dict[str, Balance]:
+        return await self._call(lambda: self.sim.balances(self.account))
+
+    async def place_order(self, *, client_id: str, pair: str, side: Side, order_type: OrderType, amount: Decimal,
+                          price: Decimal | None = None) -> Order:
+        return await self._call(lambda: self.sim.place_order(self.account, client_id, pair, side, order_type, amount,
+                                                             price))
+
+    async def cancel_order(self, order_id: str) -> Order:
+        return await self._call(lambda: self.sim.cancel_order(self.account, order_id))
+
+    async def open_orders(self) -> list[Order]:
+        return await self._call(lambda: self.sim.open_orders(self.account))
+
+    async def order(self, order_id: str) -> Order:
+        return await self._call(lambda: self.sim.order(self.account, order_id))
+
+    async def fills_since(self, cursor: int) -> tuple[list[Fill], int]:
+        fills = await self._call(lambda: self.sim.fills(self.account, cursor))
+        return fills, cursor + len(fills)

@@ -1,0 +1,30 @@
+"""Aligned plain-text tables: what reads well over telnet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, empty: str = "(none)") -> str:
+    """Columns padded to their widest cell; numbers and Decimals right-aligned, text left-aligned."""
+    if not rows:
+        return empty
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        parts = [cell.rjust(w) if num else cell.ljust(w) for cell, w, num in zip(row, widths, numeric, strict=True)]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def format_pairs(items: Sequence[tuple[str, object]]) -> str:
+    """``key: value`` lines with the keys aligned, for ``status``-like answers."""
+    width = max((len(key) for key, _ in items), default=0)
+    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in items)

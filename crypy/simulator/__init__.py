@@ -1,0 +1,22 @@
+"""An exchange in-process: recorded candles replayed on a (possibly virtual) trio clock, with exact matching.
+
+Knows nothing of actors: it speaks ``crypy.protocols`` types only, so any adapter (in-process, REST, WebSocket)
+can put it behind the same interface as a real exchange.
+"""
+
+from .accounts import FEE_ACCOUNT, Ledger
+from .candles import bundled_candle_files, load_candles, parse_file_name
+from .engine import MatchingEngine
+from .errors import ExchangeError, InsufficientFunds, OrderRejected, UnknownOrder
+from .exchange import SimConfig, SimExchange
+from .ids import KrakenIds
+from .markets import DEFAULT_MARKETS, MarketSpec
+from .matching import MARKET_BUY_MARGIN, Execution, execution
+from .replay import MAX_ROWS, MarketReplay
+
+__all__ = [
+    "DEFAULT_MARKETS", "FEE_ACCOUNT", "MARKET_BUY_MARGIN", "MAX_ROWS", "ExchangeError", "Execution",
+    "InsufficientFunds", "KrakenIds", "Ledger", "MarketReplay", "MarketSpec", "MatchingEngine", "OrderRejected",
+    "SimConfig", "SimExchange", "UnknownOrder", "bundled_candle_files", "execution", "load_candles",
+    "parse_file_name",
+]

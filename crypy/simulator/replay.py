@@ -1,0 +1,133 @@
+"""Historical candles replayed as a live market on an accelerated clock.
+
+Time comes only from ``trio.current_time()`` and ``trio.sleep_until``, so a virtual trio clock (``MockClock``)
+can run months of market in moments. A candle becomes visible when it closes (open time + timeframe), never
+before, so nothing downstream can peek at the future. Gaps in the data stay gaps: no candle is invented.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from crypy.protocols import Candle, timeframe_ms
+
+MAX_ROWS = 720
+"""Kraken's OHLC returns at most 720 rows; so does the replay."""
+
+
+@dataclass
+class _Stream:
+    """The candles of one pair and timeframe; the first ``published`` of them have closed."""
+
+    pair: str
+    timeframe: str
+    step: int
+    candles: list[Candle]
+    times: list[int]
+    published: int = 0
+
+
+class MarketReplay:
+    """Replays several candle series (any pairs, any timeframes) merged in order of closing time.
+
+    Each series' first ``warmup`` candles are the exchange's history, closed before the replay starts.
+    Market time starts at the open of the first candle after that history (the latest such open over all
+    series, so every series has at least ``warmup`` candles of history) and runs ``speed`` times faster than
+    the trio clock.
+    """
+
+    def __init__(self, candles: dict[str, list[Candle]], speed: float, warmup: int = 720) -> None:
+        if not math.isfinite(speed) or speed <= 0:
+            raise ValueError(f"speed must be a positive number, got {speed}")
+        if warmup < 0:
+            raise ValueError(f"warmup must not be negative, got {warmup}")
+        if not candles:
+            raise ValueError("a replay needs at least one candle series")
+        self._speed = speed
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        for label, series in candles.items():
+            stream = _stream(label, series)
+            if (stream.pair, stream.timeframe) in self._streams:
+                raise ValueError(f"{label}: a second series of {stream.pair} {stream.timeframe}")
+            self._streams[(stream.pair, stream.timeframe)] = stream
+        self._start_ms = max(s.times[min(warmup, len(s.times) - 1)] for s in self._streams.values())
+        ranked = sorted(self._streams.values(), key=lambda s: (s.pair, s.step))
+        for stream in ranked:
+            stream.published = bisect_right(stream.times, self._start_ms - stream.step)
+        self._schedule = sorted(
+            (ts + stream.step, rank)
+            for rank, stream in enumerate(ranked)
+            for ts in stream.times[stream.published:]
+        )
+        self._ranked = ranked
+        self._t0: float | None = None
+        self.finished = trio.Event()
+
+    @property
+    def pairs(self) -> tuple[str, ...]:
+        return tuple(sorted({pair for pair, _ in self._streams}))
+
+    @property
+    def timeframes(self) -> dict[str, tuple[str, ...]]:
+        """Each pair's timeframes, finest first."""
+        return {
+            pair: tuple(s.timeframe for s in sorted(self._streams.values(), key=lambda s: s.step) if s.pair == pair)
+            for pair in self.pairs
+        }
+
+    @property
+    def start_ms(self) -> int:
+        return self._start_ms
+
+    def now_ms(self) -> int:
+        """Market time: the start until ``run`` begins, then the trio clock scaled by ``speed``."""
+        if self._t0 is None:
+            return self._start_ms
+        return self._start_ms + round((trio.current_time() - self._t0) * self._speed * 1000)
+
+    def closed_candles(self, pair: str, timeframe: str, since_ms: int | None = None, limit: int = MAX_ROWS) -> list[Candle]:
+        """Closed candles, like Kraken's OHLC: the latest ``limit`` (at most 720), or the first ``limit`` opening
+        at or after ``since_ms`` so that a poller can page forward without missing any."""
+        stream = self._streams.get((pair, timeframe))
+        if stream is None:
+            raise ValueError(f"no {timeframe} candles for {pair} (have: {self.timeframes.get(pair, ())})")
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        limit = min(limit, MAX_ROWS)
+        end = stream.published
+        if since_ms is None:
+            return stream.candles[max(0, end - limit) : end]
+        begin = bisect_left(stream.times, since_ms, 0, end)
+        return stream.candles[begin : min(end, begin + limit)]
+
+    async def run(self, on_close: Callable[[Candle], None], task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Publish each candle when market time reaches its close and hand it to ``on_close``, in closing order."""
+        if self._t0 is not None:
+            raise RuntimeError("a replay runs only once")
+        t0 = self._t0 = trio.current_time()
+        task_status.started()
+        for closed_at, rank in self._schedule:
+            await trio.sleep_until(t0 + (closed_at - self._start_ms) / 1000 / self._speed)
+            stream = self._ranked[rank]
+            candle = stream.candles[stream.published]
+            stream.published += 1
+            on_close(candle)
+        self.finished.set()
+
+
+def _stream(label: str, series: list[Candle]) -> _Stream:
+    """One series checked for what the replay relies on: one pair and timeframe, strictly increasing times."""
+    if not series:
+        raise ValueError(f"{label}: no candles")
+    pair, timeframe = series[0].pair, series[0].timeframe
+    times = [c.ts for c in series]
+    if any(c.pair != pair or c.timeframe != timeframe for c in series):
+        raise ValueError(f"{label}: mixes pairs or timeframes")
+    if any(later <= earlier for earlier, later in zip(times, times[1:])):
+        raise ValueError(f"{label}: candle times are not strictly increasing")
+    return _Stream(pair=pair, timeframe=timeframe, step=timeframe_ms(timeframe), candles=list(series), times=times)

@@ -1,0 +1,103 @@
+"""Money is conserved and never negative, whatever sequence of orders, cancels and candles comes in."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypy.protocols import Fill, OrderType, Side
+from crypy.protocols import timeframe_ms
+from crypy.simulator import DEFAULT_MARKETS, ExchangeError, MatchingEngine, load_candles
+
+MARKET_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
+CANDLES = {
+    pair: load_candles(MARKET_DATA / name)[5000:5200]
+    for pair, name in (("XBT/USD", "kraken_BTCUSD_15m.csv.gz"), ("ETH/USD", "kraken_ETHUSD_15m.csv.gz"))
+}
+OPENING = {
+    "rich": {"USD": Decimal(20000), "XBT": Decimal("0.5"), "ETH": Decimal(3)},
+    "poor": {"USD": Decimal(300), "ETH": Decimal("0.1")},
+}
+
+place_op = st.tuples(
+    st.just("place"), st.sampled_from(sorted(OPENING)), st.sampled_from(sorted(CANDLES)), st.sampled_from(Side),
+    st.sampled_from(OrderType), st.decimals(Decimal("0.0001"), Decimal("0.6"), places=9),
+    st.decimals(Decimal("-0.01"), Decimal("0.01"), places=6),
+)
+cancel_op = st.tuples(st.just("cancel"), st.integers(0, 40))
+candle_op = st.tuples(st.just("candle"))
+operations = st.lists(st.one_of(place_op, place_op, cancel_op, candle_op, candle_op), min_size=20, max_size=80)
+SIZE = {"XBT/USD": Decimal("0.5"), "ETH/USD": Decimal(3)}
+"""A fraction of ``SIZE`` makes orders of a sensible size for each pair, so many of them fill."""
+
+
+def flows(fills: list[Fill]) -> dict[str, Decimal]:
+    """What fills moved between the account and the market (fees excluded)."""
+    moved: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for fill in fills:
+        spec = DEFAULT_MARKETS[fill.pair]
+        sign = 1 if fill.side is Side.BUY else -1
+        moved[spec.base] += sign * fill.amount
+        moved[spec.quote] -= sign * fill.cost
+    return moved
+
+
+def check(engine: MatchingEngine) -> None:
+    all_fills = [f for account in OPENING for f in engine.fills(account)]
+    charged: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for fill in all_fills:
+        charged[fill.fee_asset] += fill.fee
+    assert engine.fees() == {asset: fee for asset, fee in charged.items() if fee}
+    for account, opening in OPENING.items():
+        fills = engine.fills(account)
+        expected = defaultdict(Decimal, opening)
+        for asset, amount in flows(fills).items():
+            expected[asset] += amount
+        for fill in fills:
+            expected[fill.fee_asset] -= fill.fee
+        for asset, balance in engine.balances(account).items():
+            assert balance.total == expected[asset], (account, asset)
+            assert 0 <= balance.held <= balance.total, (account, asset)
+
+
+@settings(max_examples=80, deadline=None)
+@given(operations)
+def test_balances_are_conserved_and_never_negative(ops: list[tuple]) -> None:
+    engine = MatchingEngine(DEFAULT_MARKETS, seed=1)
+    for account, balances in OPENING.items():
+        engine.open_account(account, balances)
+    position = 0
+    for pair, series in CANDLES.items():
+        engine.on_candle(series[0])
+    for op in ops:
+        now_ms = CANDLES["XBT/USD"][position].ts + timeframe_ms("15m")
+        if op[0] == "candle" and position + 1 < len(CANDLES["XBT/USD"]):
+            position += 1
+            for series in CANDLES.values():
+                engine.on_candle(series[position])
+        elif op[0] == "place":
+            _, account, pair, side, order_type, fraction, offset = op
+            last = engine.last_price(pair)
+            try:
+                engine.place(account, client_id="", pair=pair, side=side, order_type=order_type, amount=SIZE[pair] * fraction,
+                             price=last * (1 + offset), now_ms=now_ms)
+            except ExchangeError:
+                pass
+        elif op[0] == "cancel":
+            orders = [o for account in OPENING for o in engine.orders(account)]
+            if orders:
+                order = orders[op[1] % len(orders)]
+                account = next(a for a in OPENING if order in engine.orders(a))
+                try:
+                    engine.cancel(account, order.id, now_ms=now_ms)
+                except ExchangeError:
+                    assert order.status.is_terminal
+        check(engine)
+    for account in OPENING:
+        for order in engine.open_orders(account):
+            engine.cancel(account, order.id, now_ms=0)
+        assert all(b.held == 0 for b in engine.balances(account).values())
