@@ -69,14 +69,16 @@ def test_simulate_rejects_bad_input() -> None:
 
 
 class Scripted(Strategy):
-    """Targets picked by name from a script, to build exact ties."""
+    """Targets picked by number from a script, to build exact ties."""
 
     name: ClassVar[str] = "scripted"
     SCRIPTS: ClassVar[dict[int, list[int]]] = {
-        0: [0, 1, 1, 1, 0, 0, 0],  # into the dip and back out: return 0, drawdown 10%, 1 trade
-        1: [0, 0, 0, 0, 1, 0, 0],  # a trade while the price stands still: return 0, no drawdown, 1 trade
-        2: [0, 0, 0, 0, 0, 0, 0],  # never trades: return 0, no drawdown, 0 trades
-        3: [1, 0, 0, 0, 0, 0, 0],  # rides the rise at candle 1: +10%
+        0: [0, 1, 1, 1, 0, 0, 0, 0, 0],  # into the dip and back out: return 0, drawdown 10%, 1 trade
+        1: [0, 0, 0, 0, 1, 0, 0, 0, 0],  # a trade while the price stands still: return 0, no drawdown, 1 trade
+        2: [0, 0, 0, 0, 0, 0, 0, 0, 0],  # never trades: return 0, no drawdown, 0 trades
+        3: [1, 0, 0, 0, 0, 0, 0, 0, 0],  # rides the rise at candle 1: +10%
+        4: [0, 0, 0, 0, 1, 0, 1, 0, 0],  # two trades while the price stands still: return 0, no drawdown
+        5: [0, 0, 0, 0, 0, 0, 0, 0, 1],  # decides on the last candle only: never filled, same as 2
     }
 
     def __init__(self, script: int) -> None:
@@ -94,13 +96,23 @@ class Scripted(Strategy):
         return np.array(self.SCRIPTS[self.script], dtype=np.int8)
 
 
-def test_grid_ranks_by_return_then_drawdown_then_trades() -> None:
-    prices = np.array([100.0, 110.0, 110.0, 99.0, 110.0, 110.0, 110.0])
+def test_grid_ranks_by_return_then_drawdown_then_trades_then_grid_order() -> None:
+    prices = np.array([100.0, 110.0, 110.0, 99.0, 110.0, 110.0, 110.0, 110.0, 110.0])
     opens = np.concatenate(([100.0], prices[:-1]))  # each candle opens at the previous close
-    ranked = evaluate_grid(Scripted, [{"script": s} for s in (0, 1, 2, 3)], opens, prices, fee=0.0, spread=0.0,
-                           holder_holds_quote=True)
-    assert [params["script"] for params, _ in ranked] == [3, 2, 1, 0]
+    grid = [{"script": s} for s in (0, 4, 5, 1, 2, 3)]
+    ranked = evaluate_grid(Scripted, grid, opens, prices, fee=0.0, spread=0.0, holder_holds_quote=True)
+    assert [params["script"] for params, _ in ranked] == [3, 5, 2, 1, 4, 0]
     assert ranked[0][1].total_return == pytest.approx(0.1)
+    assert [m.trades for _, m in ranked] == [1, 0, 0, 1, 2, 1]
+
+
+def test_a_win_is_judged_against_the_value_before_entry() -> None:
+    m = simulate(np.array([100.0, 100.0, 110.0]), np.array([100.0, 120.0, 110.0]), np.array([1, 0, 0]), fee=0.0,
+                 spread=0.0, holder_holds_quote=True)
+    assert (m.trades, m.win_rate, m.final_equity) == (1, 1.0, pytest.approx(1.1))  # below the 1.2 mark, still a win
+    flat = simulate(np.full(4, 100.0), np.full(4, 100.0), np.array([1, 0, 0, 0]), fee=0.0, spread=0.0,
+                    holder_holds_quote=True)
+    assert (flat.trades, flat.win_rate, flat.total_return) == (1, 0.0, 0.0)  # break-even is no win
 
 
 def test_grid_on_real_data_is_sorted_and_matches_single_runs() -> None:

@@ -82,11 +82,12 @@ async def test_closed_candles_never_include_a_future_candle(autojump_clock: trio
     async def watch() -> None:
         nonlocal checked
         while not replay.finished.is_set():
+            now = replay.now_ms()
             for pair in replay.pairs:
                 rows = replay.closed_candles(pair, "15m", limit=720)
-                assert rows and all(closes(c) <= replay.now_ms() for c in rows)
-                later = replay.closed_candles(pair, "15m", since_ms=replay.now_ms() - 3_600_000)
-                assert all(closes(c) <= replay.now_ms() for c in later)
+                assert len(rows) == 720 and closes(rows[-1]) <= now
+                later = replay.closed_candles(pair, "15m", since_ms=now - 3_600_000)
+                assert all(closes(c) <= now for c in later)
                 checked += 1
             await trio.sleep(0.37)
 

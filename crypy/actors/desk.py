@@ -61,6 +61,7 @@ class Desk(Actor):
         self.open_orders: dict[str, Order] = {}
         self.fills: deque[Fill] = deque(maxlen=1000)
         self.fill_count = 0
+        self.candle_count = 0
         self.refusals: deque[OrderRefused] = deque(maxlen=200)
         self.halted = False
         self._holder_keys: dict[str, bytes] = {}
@@ -124,6 +125,7 @@ class Desk(Actor):
                 if cached and candle.ts <= cached[-1].ts:
                     continue
                 cached.append(candle)
+                self.candle_count += 1
                 self.log.info("candle", pair=pair, close=candle.close, volume=round(candle.volume, 4))
                 await self.runtime.bus.publish(Topic.CANDLES, candle)
 

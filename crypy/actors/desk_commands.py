@@ -28,6 +28,7 @@ async def status(session: Session) -> str:
         ("exchange time", desk.exchange.now_ms()),
         ("trading", "halted" if desk.halted else "active"),
         ("pairs", ", ".join(f"{pair} ({desk.timeframe})" for pair in desk.markets) or "-"),
+        ("candles", desk.candle_count),
         ("open orders", len(desk.open_orders)),
         ("orders", len(desk.orders)),
         ("fills", desk.fill_count),

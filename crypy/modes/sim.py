@@ -100,5 +100,5 @@ async def run_sim(options: SimOptions, out: TextIO = sys.stdout) -> RunSummary:
     return RunSummary(
         stopped_because=reason, journal=str(options.db), initial=initial,
         final={asset: b.total for asset, b in sim.balances(ACCOUNT).items()}, fills=fills, orders=orders,
-        candles=sum(len(c) for c in desk.history.values()), market_start=market_start, market_end=sim.now_ms(),
+        candles=desk.candle_count, market_start=market_start, market_end=sim.now_ms(),
     )

@@ -64,7 +64,7 @@ class RunSummary:
             f"stopped: {self.stopped_because}",
             f"journal: {self.journal}",
             f"market time: {_utc(self.market_start)} -> {_utc(self.market_end)}",
-            f"candles: {self.candles}",
+            f"candles replayed: {self.candles}",
             f"orders: {len(self.orders)} (open: {self.open_orders})",
             f"trades: {len(self.fills)}",
             "fees: " + (", ".join(f"{v} {k}" for k, v in sorted(fees.items())) or "0"),

@@ -94,4 +94,4 @@ def evaluate_grid(strategy_cls: type[Strategy], grid: Iterable[Mapping[str, floa
         metrics = simulate(open_, close, strategy.targets(close), fee=fee, spread=spread,
                            holder_holds_quote=holder_holds_quote, start_value=start_value, warmup=strategy.warmup)
         results.append((strategy.params, metrics))
-    return sorted(results, key=lambda result: (-result[1].total_return, result[1].trades, result[1].max_drawdown))
+    return sorted(results, key=lambda result: (-result[1].total_return, result[1].max_drawdown, result[1].trades))

@@ -83,7 +83,7 @@ class ReplServer:
         """Bind, report the address through `task_status`, then serve until cancelled."""
         listeners = await trio.open_tcp_listeners(self._port, host=self._host)
         self._address = format_address(listeners[0].socket.getsockname())
-        logger.info("repl listening", repl=self.name, address=self._address)
+        logger.debug("repl listening", repl=self.name, address=self._address)
         try:
             task_status.started(self._address)
             await trio.serve_listeners(self._serve_connection, listeners)

@@ -81,6 +81,11 @@ class SimExchange:
     def markets(self) -> dict[str, MarketInfo]:
         return {pair: spec.info() for pair, spec in self._engine.markets.items()}
 
+    def timeframes(self, pair: str) -> list[str]:
+        """The timeframes replayed for ``pair``, finest first."""
+        self._require_pair(pair)
+        return list(self._replay.timeframes[pair])
+
     def candles(self, pair: str, timeframe: str, since_ms: int | None = None, limit: int = MAX_ROWS) -> list[Candle]:
         self._require_pair(pair)
         if timeframe not in self._replay.timeframes[pair]:

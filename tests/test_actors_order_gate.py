@@ -1,0 +1,129 @@
+"""The desk's order gate: only requests covered by a valid holder approval reach the exchange."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from crypy.actors import approval as approvals
+from crypy.actors.order_gate import OrderGate
+from crypy.actors.template import DeskLimits
+from crypy.protocols import Fill, MarketInfo, OrderRequest, OrderType, Side
+
+XBT_USD = MarketInfo(pair="XBT/USD", base="XBT", quote="USD", price_decimals=1, amount_decimals=8,
+                     min_amount="0.0001", min_cost="0.5", maker_fee="0.0016", taker_fee="0.0026")
+KEY = approvals.new_key()
+PRICE = Decimal("20000")
+
+
+def _approval(asset: str = "USD", amount: str = "1000", trader: str = "XBT/USD@USD", expires: int = 10_000,
+              key: bytes = KEY):
+    return approvals.sign(key, id="USD-A1", holder=asset, trader=trader, pair="XBT/USD", asset=asset,
+                          amount=Decimal(amount), expires=expires)
+
+
+def _request(amount: str = "0.01", side: Side = Side.BUY, approval=None, client_id: str = "c1",
+             trader: str = "XBT/USD@USD", order_type: OrderType = OrderType.MARKET, price: str | None = None):
+    return OrderRequest(ts=1, client_id=client_id, trader=trader, pair="XBT/USD", side=side, order_type=order_type,
+                        amount=Decimal(amount), price=Decimal(price) if price else None, approval=approval)
+
+
+def _gate(**limits: object) -> OrderGate:
+    return OrderGate({"USD": KEY, "XBT": KEY}, DeskLimits(**limits))  # type: ignore[arg-type]
+
+
+def _check(gate: OrderGate, request: OrderRequest, now: int = 5_000) -> str | None:
+    return gate.check(request, market=XBT_USD, last_price=PRICE, now_ms=now)
+
+
+def _fill(side: Side, amount: str, price: str = "20000", fee: str = "0.52", trader: str = "XBT/USD@USD") -> Fill:
+    return Fill(ts=2, id=f"T{side}{amount}", order_id="O1", client_id="c1", pair="XBT/USD", side=side,
+                price=Decimal(price), amount=Decimal(amount), fee=Decimal(fee), fee_asset="USD", liquidity="taker",
+                trader=trader)
+
+
+def test_an_approved_request_passes() -> None:
+    assert _check(_gate(), _request(approval=_approval())) is None
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        (_request(approval=None), "no holder approval"),
+        (_request(approval=_approval(key=b"not the holder's key")), "signature is invalid"),
+        (_request(approval=msgspec.structs.replace(_approval(), amount=Decimal("1000000"))), "signature is invalid"),
+        (_request(approval=_approval(trader="ETH/USD@USD")), "does not cover"),
+        (_request(approval=_approval(expires=4_999)), "expired"),
+        (_request(amount="0.00001", approval=_approval()), "below the market minimum"),
+        (_request(amount="0.0001", approval=_approval(), order_type=OrderType.LIMIT, price="1"),
+         "below the market minimum 0.5"),
+        (_request(amount="0", approval=_approval()), "amount must be positive"),
+        (_request(order_type=OrderType.LIMIT, approval=_approval()), "needs a positive price"),
+        (_request(amount="0.1", approval=_approval()), "left, order needs"),
+        (_request(side=Side.SELL, approval=_approval()), "holds 0 XBT"),
+    ],
+)
+def test_bad_requests_are_refused_with_a_reason(request_: OrderRequest, reason: str) -> None:
+    assert reason in (_check(_gate(), request_) or "accepted")
+
+
+def test_an_approval_from_an_unknown_holder_is_refused() -> None:
+    gate = OrderGate({}, DeskLimits())
+    assert "unknown holder" in (_check(gate, _request(approval=_approval())) or "")
+
+
+def test_desk_limits_apply() -> None:
+    assert "exceeds the desk limit" in (_check(_gate(max_order_notional=100.0), _request(approval=_approval())) or "")
+    assert "not allowed" in (_check(_gate(allowed_pairs=["ETH/USD"]), _request(approval=_approval())) or "")
+
+
+def test_an_approval_cannot_be_spent_twice() -> None:
+    gate = _gate()
+    approval = _approval(amount="1000")
+    assert _check(gate, _request(amount="0.03", approval=approval, client_id="a")) is None
+    refused = _check(gate, _request(amount="0.03", approval=approval, client_id="b"))
+    assert refused is not None and "left" in refused
+    gate.on_order_closed("XBT/USD@USD", "a")
+    assert _check(gate, _request(amount="0.03", approval=approval, client_id="c")) is None
+
+
+def test_fills_commit_capital_and_only_acquired_amounts_can_be_given_back() -> None:
+    gate = _gate()
+    approval = _approval(amount="1000")
+    assert _check(gate, _request(amount="0.04", approval=approval, client_id="c1")) is None
+    gate.on_fill(_fill(Side.BUY, "0.04", fee="2.08"))
+    gate.on_order_closed("XBT/USD@USD", "c1")
+    ledger = gate.ledgers["XBT/USD@USD"]
+    assert ledger.committed == Decimal("802.08") and ledger.acquired == Decimal("0.04")
+    assert "left" in (_check(gate, _request(amount="0.01", approval=approval, client_id="c2")) or "")
+    assert "holds 0.04 XBT" in (_check(gate, _request(side=Side.SELL, amount="0.05", approval=approval)) or "")
+    assert _check(gate, _request(side=Side.SELL, amount="0.04", approval=approval, client_id="c3")) is None
+    gate.on_fill(_fill(Side.SELL, "0.04", price="21000", fee="2.184"))
+    assert ledger.committed == 0 and ledger.acquired == 0
+    assert ledger.realized == Decimal("840") - Decimal("2.184") - Decimal("802.08")
+
+
+def test_a_base_holder_spends_by_selling_and_returns_by_buying() -> None:
+    gate = _gate()
+    approval = approvals.sign(KEY, id="XBT-A1", holder="XBT", trader="XBT/USD@XBT", pair="XBT/USD", asset="XBT",
+                              amount=Decimal("0.1"), expires=10_000)
+    sell = _request(side=Side.SELL, amount="0.1", approval=approval, trader="XBT/USD@XBT")
+    assert _check(gate, sell) is None
+    assert "left" in (_check(gate, _request(side=Side.SELL, amount="0.01", approval=approval, trader="XBT/USD@XBT",
+                                            client_id="c2")) or "")
+    gate.on_fill(_fill(Side.SELL, "0.1", fee="5.2", trader="XBT/USD@XBT"))
+    ledger = gate.ledgers["XBT/USD@XBT"]
+    assert ledger.committed == Decimal("0.1") and ledger.acquired == Decimal("1994.8")
+    too_much = _request(side=Side.BUY, amount="0.1", approval=approval, trader="XBT/USD@XBT", client_id="c3")
+    assert "holds 1994.8 USD" in (_check(gate, too_much) or "")
+    enough = _request(side=Side.BUY, amount="0.099", approval=approval, trader="XBT/USD@XBT", client_id="c4")
+    assert _check(gate, enough) is None
+
+
+def test_a_tampered_field_breaks_the_signature() -> None:
+    approval = _approval()
+    assert approvals.verify(KEY, approval)
+    for change in ({"pair": "ETH/USD"}, {"expires": 10**12}, {"trader": "other"}, {"asset": "XBT"}):
+        assert not approvals.verify(KEY, msgspec.structs.replace(approval, **change))
