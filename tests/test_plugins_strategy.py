@@ -39,6 +39,13 @@ def test_live_equals_vectorized_over_the_whole_file(close: np.ndarray, fast: int
     assert_live_matches_vectorized(SmaCrossover(fast, slow), close)
 
 
+def test_ties_on_a_flat_stretch_are_no_trend_in_both_paths(close: np.ndarray) -> None:
+    series = np.concatenate((close[:3000], np.full(400, 23456.7)))  # rounding must not invent a crossover
+    strategy = SmaCrossover(10, 30)
+    assert not strategy.targets(series)[-370:].any()
+    assert_live_matches_vectorized(strategy, series)
+
+
 class Momentum(Strategy):
     """A second strategy, to test the live machinery apart from SMA: hold base while close beats close k ago."""
 

@@ -21,6 +21,7 @@ def test_defaults_trade_the_bundled_pairs_with_the_default_account() -> None:
     exchange = SimExchange(SimConfig())
     assert set(exchange.markets()) == {"XBT/USD", "ETH/USD"}
     assert exchange.markets()["XBT/USD"] == DEFAULT_MARKETS["XBT/USD"].info()
+    assert exchange.timeframes("XBT/USD") == ["15m"]
     assert exchange.balances("default") == {
         "USD": Balance(asset="USD", total=Decimal(10000)), "XBT": Balance(asset="XBT", total=Decimal("0.25"))}
     history = exchange.candles("XBT/USD", "15m")

@@ -132,6 +132,7 @@ class Desk(Actor):
     async def _refresh_balances(self) -> None:
         balances = await self.exchange.balances()
         self.balances = BalanceSnapshot(ts=self.runtime.now_ms(), account=self.name, balances=balances)
+        await self.journal.record(self.balances)
         await self.runtime.bus.publish(Topic.BALANCES, self.balances)
 
     async def _serve_requests(self, sub: Subscription) -> None:

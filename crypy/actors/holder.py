@@ -116,7 +116,11 @@ class Holder(Actor):
                     await self._on_position(event)
 
     def refusal_reason(self, proposal: Proposal) -> str | None:
-        """Why ``proposal`` fails this holder's criteria, or None when it meets them all."""
+        """Why ``proposal`` fails this holder's criteria, or None when it meets them all.
+
+        A funded trader that proposes again (it was restarted after a crash) keeps its allocation: the
+        approval is renewed, not doubled, and the desk's ledger still counts what it already committed.
+        """
         criteria, metrics = self.template.criteria, proposal.metrics
         if metrics.get("total_return", 0.0) <= criteria.min_return:
             return f"simulated return {metrics.get('total_return', 0.0):.2%} is not above {criteria.min_return:.2%}"
@@ -124,9 +128,7 @@ class Holder(Actor):
             return f"{int(metrics.get('trades', 0))} simulated trades, fewer than {criteria.min_trades}"
         if metrics.get("max_drawdown", 1.0) > criteria.max_drawdown:
             return f"simulated drawdown {metrics['max_drawdown']:.2%} is deeper than {criteria.max_drawdown:.2%}"
-        if proposal.trader in self.allocations:
-            return f"{proposal.trader} is already funded"
-        if self._allocation_for() <= 0:
+        if proposal.trader not in self.allocations and self._allocation_for() <= 0:
             return f"no {self.asset} capital left to allocate"
         return None
 
@@ -144,12 +146,14 @@ class Holder(Actor):
         now = self.runtime.now_ms()
         reason = self.refusal_reason(proposal)
         if reason is None:
-            amount = self._allocation_for()
+            renewed = self.allocations.get(proposal.trader)
+            amount = renewed.amount if renewed else self._allocation_for()
             expires = now + int(self.template.allocation.approval_hours * 3_600_000)
             approval = approvals.sign(self._key, id=f"{self.name}-A{next(self._approval_ids)}", holder=self.name,
                                       trader=proposal.trader, pair=proposal.pair, asset=self.asset, amount=amount,
                                       expires=expires)
             self.allocations[proposal.trader] = Allocation(trader=proposal.trader, pair=proposal.pair, amount=amount,
+                                                           in_position=bool(renewed and renewed.in_position),
                                                            approval_id=approval.id, strategy=proposal.strategy)
             decision = Decision(ts=now, proposal_id=proposal.id, holder=self.name, trader=proposal.trader,
                                 accepted=True, reason="meets the criteria", allocation=amount, approval=approval)

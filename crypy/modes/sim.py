@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -66,39 +69,66 @@ async def _first_of(duration: float | None, finished: trio.Event) -> str:
     return reason
 
 
-async def run_sim(options: SimOptions, out: TextIO = sys.stdout) -> RunSummary:
+@dataclass
+class SimSystem:
+    """A running simulation: the exchange, the journal and the actor tree, for the CLI and for tests."""
+
+    options: SimOptions
+    sim: SimExchange
+    runtime: Runtime
+    journal: Journal
+    desk: Desk
+    initial: dict[str, Decimal]
+    market_start: int
+    stopped_because: str = ""
+
+    def summary(self) -> RunSummary:
+        """What the run did, read back from the journal (call after the system has stopped)."""
+        with JournalReader(self.options.db) as reader:
+            orders, fills = reader.orders(), reader.fills()
+        return RunSummary(
+            stopped_because=self.stopped_because, journal=str(self.options.db), initial=self.initial,
+            final={asset: b.total for asset, b in self.sim.balances(ACCOUNT).items()}, fills=fills, orders=orders,
+            candles=self.desk.candle_count, market_start=self.market_start, market_end=self.sim.now_ms(),
+        )
+
+
+@asynccontextmanager
+async def open_sim_system(options: SimOptions) -> AsyncIterator[SimSystem]:
+    """Start simulator, journal and actors; on exit stop the desk gracefully (orders cancelled, journal flushed)."""
     templates = load_templates(options.template_dir)
     config = SimConfig(speed=options.speed, seed=options.seed,
                        **({"data_files": [str(p) for p in options.data]} if options.data else {}))
     sim = SimExchange(config)
-    exchange = SimulatedExchange(sim, account=ACCOUNT)
     registry = open_process_registry()
     runtime = Runtime(bus=Bus(), registry=registry, now_ms=sim.now_ms)
     journal = Journal(options.db)
-    initial = {asset: b.total for asset, b in sim.balances(ACCOUNT).items()}
-    market_start = sim.now_ms()
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(journal.run)
             await nursery.start(sim.run)
             root = Supervisor(nursery, runtime, owner="")
-            desk = await root.start(functools.partial(Desk, f"sim:{ACCOUNT}", runtime, exchange=exchange,
-                                                      journal=journal, templates=templates,
-                                                      repl_port=options.repl_port),
-                                    RestartPolicy(max_restarts=0))
-            print(format_actors(registry.actors()), file=out, flush=True)
-            print(f"desk REPL: telnet {desk.repl_address.replace(':', ' ')}   journal: {options.db}", file=out,
-                  flush=True)
-            reason = await _first_of(options.duration, sim.finished)
-            with trio.CancelScope(shield=True):
-                await root.stop(desk.name, grace=15.0)
-            nursery.cancel_scope.cancel()
+            desk_factory = functools.partial(Desk, f"sim:{ACCOUNT}", runtime, exchange=SimulatedExchange(sim, ACCOUNT),
+                                             journal=journal, templates=templates, repl_port=options.repl_port)
+            system = SimSystem(options=options, sim=sim, runtime=runtime, journal=journal,
+                               desk=await root.start(desk_factory, RestartPolicy(max_restarts=0)),
+                               initial={asset: b.total for asset, b in sim.balances(ACCOUNT).items()},
+                               market_start=sim.now_ms())
+            try:
+                yield system
+            finally:
+                with trio.CancelScope(shield=True):
+                    await root.stop(system.desk.name, grace=15.0)
+                nursery.cancel_scope.cancel()
     finally:
         registry.close()
-    with JournalReader(options.db) as reader:
-        orders, fills = reader.orders(), reader.fills()
-    return RunSummary(
-        stopped_because=reason, journal=str(options.db), initial=initial,
-        final={asset: b.total for asset, b in sim.balances(ACCOUNT).items()}, fills=fills, orders=orders,
-        candles=desk.candle_count, market_start=market_start, market_end=sim.now_ms(),
-    )
+
+
+async def run_sim(options: SimOptions, out: TextIO = sys.stdout) -> RunSummary:
+    """Run until Ctrl-C, ``--duration`` or the end of the data, and return the summary."""
+    async with open_sim_system(options) as system:
+        print(format_actors(system.runtime.registry.actors()), file=out, flush=True)
+        print(f"desk REPL: telnet {system.desk.repl_address.replace(':', ' ')}   journal: {options.db}", file=out,
+              flush=True)
+        system.stopped_because = await _first_of(options.duration, system.sim.finished)
+    return system.summary()

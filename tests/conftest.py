@@ -1,0 +1,26 @@
+"""Shared fixtures: real market data, test templates, and a private run directory per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKET_DATA = ROOT.parent / "shared" / "data" / "market"
+EAGER_TEMPLATES = Path(__file__).parent / "templates" / "eager"
+
+
+@pytest.fixture(autouse=True)
+def _private_run_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep each test's actor registry files away from a real crypy running on the same machine."""
+    run_dir = tmp_path_factory.mktemp("run")
+    monkeypatch.setenv("CRYPY_RUN_DIR", str(run_dir))
+    return run_dir
+
+
+@pytest.fixture
+def market_data() -> Path:
+    if not MARKET_DATA.is_dir():
+        pytest.skip(f"shared market data not found at {MARKET_DATA}")
+    return MARKET_DATA

@@ -1,0 +1,152 @@
+"""The whole system in-process: real simulator, real journal file, real actors, real REPL sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import trio
+
+from crypy.actors.approval import new_key, sign
+from crypy.actors.bus import Topic
+from crypy.actors.registry import ActorState
+from crypy.actors.trader import Trader
+from crypy.modes.sim import SimOptions, SimSystem, open_sim_system
+from crypy.protocols import OrderRefused, OrderRequest, OrderType, Side
+from crypy.store import JournalReader
+
+from .conftest import EAGER_TEMPLATES
+
+
+def _options(tmp_path: Path, **changes: object) -> SimOptions:
+    values: dict[str, object] = {"speed": 36_000.0, "db": tmp_path / "journal.db", "repl_port": 0,
+                                 "template_dir": EAGER_TEMPLATES}
+    values.update(changes)
+    return SimOptions(**values)  # type: ignore[arg-type]
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.02)
+
+
+async def _ask(address: str, line: str) -> str:
+    """Send one line to a REPL over TCP and return the answer (up to the next prompt)."""
+    host, port = address.rsplit(":", 1)
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        received = b""
+        with trio.fail_after(5):
+            while not received.endswith(b"> "):
+                received += await stream.receive_some(65536)
+            await stream.send_all(line.encode() + b"\r\n")
+            answer = b""
+            while not answer.endswith(b"> "):
+                answer += await stream.receive_some(65536)
+    return answer.decode(errors="replace")
+
+
+async def test_traders_trade_and_the_journal_reproduces_the_exchange_balances(tmp_path: Path) -> None:
+    async with open_sim_system(_options(tmp_path)) as system:
+        await _until(lambda: system.desk.fill_count >= 4)
+        names = {info.name: info for info in system.runtime.registry.actors()}
+        assert {"sim:default", "USD", "XBT", "XBT/USD@USD", "ETH/USD@USD", "XBT/USD@XBT"} <= names.keys()
+        assert all(info.repl.startswith("127.0.0.1:") for info in names.values())
+    summary = system.summary()
+    assert len(summary.fills) >= 4
+    assert summary.open_orders == 0
+    assert summary.balances_match, summary.render()
+    assert any(f.fee > 0 for f in summary.fills) and all(f.fee > 0 for f in summary.fills)
+    with JournalReader(tmp_path / "journal.db") as journal:
+        assert all(order.status.is_terminal for order in journal.orders())
+        decisions = journal.decisions()
+        assert decisions and all(d.accepted and d.approval is not None for d in decisions)
+        requested = {r.client_id for r in journal.order_requests()}
+        assert {o.client_id for o in journal.orders()} <= requested
+
+
+async def test_a_crashing_trader_is_restarted_while_the_desk_keeps_running(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    original = Trader._on_candle
+    crashed: list[str] = []
+
+    async def crash_once(self: Trader, candle) -> None:  # type: ignore[no-untyped-def]
+        if self.name == "XBT/USD@USD" and not crashed:
+            crashed.append(self.name)
+            raise RuntimeError("strategy blew up")
+        await original(self, candle)
+
+    monkeypatch.setattr(Trader, "_on_candle", crash_once)
+    async with open_sim_system(_options(tmp_path)) as system:
+        registry = system.runtime.registry
+        await _until(lambda: "XBT/USD@USD" in registry and registry.get("XBT/USD@USD").restarts >= 1
+                     and registry.get("XBT/USD@USD").state is ActorState.RUNNING)
+        candles_then = system.desk.candle_count
+        await _until(lambda: system.desk.candle_count > candles_then + 20)
+        assert registry.get("sim:default").state is ActorState.RUNNING
+        assert registry.get("ETH/USD@USD").restarts == 0
+        assert "trading" in await _ask(registry.get("sim:default").repl, "status")
+        assert "phase" in await _ask(registry.get("XBT/USD@USD").repl, "status")
+    with JournalReader(tmp_path / "journal.db") as journal:
+        crashes = [e for e in journal.actor_events() if type(e).__name__ == "ActorCrashed"]
+        assert [c.name for c in crashes] == ["XBT/USD@USD"] and "strategy blew up" in crashes[0].error
+
+
+async def test_a_slow_market_data_subscriber_does_not_block_the_desk(tmp_path: Path) -> None:
+    async with open_sim_system(_options(tmp_path)) as system:
+        with system.runtime.bus.subscribe(Topic.CANDLES, capacity=2) as never_read:
+            start = system.desk.candle_count
+            await _until(lambda: system.desk.candle_count >= start + 100)
+            assert never_read.dropped >= 98
+            assert len(never_read) == 2
+
+
+async def _refusal_for(system: SimSystem, request: OrderRequest) -> OrderRefused:
+    with system.runtime.bus.subscribe(Topic.REFUSALS) as refusals:
+        await system.runtime.bus.publish(Topic.ORDER_REQUESTS, request)
+        with trio.fail_after(5):
+            async for refusal in refusals:
+                if refusal.client_id == request.client_id:
+                    return refusal
+    raise AssertionError("no refusal")
+
+
+async def test_unapproved_and_forged_order_requests_are_refused(tmp_path: Path) -> None:
+    def request(client_id: str, approval=None) -> OrderRequest:  # type: ignore[no-untyped-def]
+        return OrderRequest(ts=0, client_id=client_id, trader="intruder", pair="XBT/USD", side=Side.BUY,
+                            order_type=OrderType.MARKET, amount=Decimal("0.01"), approval=approval)
+
+    forged = sign(new_key(), id="USD-A99", holder="USD", trader="intruder", pair="XBT/USD", asset="USD",
+                  amount=Decimal("100000"), expires=2**62)
+    async with open_sim_system(_options(tmp_path, template_dir=None)) as system:
+        unapproved = await _refusal_for(system, request("no-approval"))
+        assert unapproved.reason == "no holder approval"
+        assert (await _refusal_for(system, request("forged", forged))).reason == "approval signature is invalid"
+        assert system.desk.orders == {} or all(o.trader != "intruder" for o in system.desk.orders.values())
+        assert "no holder approval" in await _ask(system.desk.repl_address, "refusals")
+    with JournalReader(tmp_path / "journal.db") as journal:
+        assert {r.client_id: r.reason for r in journal.refusals()} == {
+            "no-approval": "no holder approval", "forged": "approval signature is invalid"}
+        assert all(o.trader != "intruder" for o in journal.orders())
+
+
+async def test_every_repl_answers_and_survives_bad_lines(tmp_path: Path) -> None:
+    async with open_sim_system(_options(tmp_path)) as system:
+        registry = system.runtime.registry
+        await _until(lambda: "XBT/USD@USD" in registry)
+        desk = registry.get("sim:default").repl
+        assert "sim:default" in await _ask(desk, "status")
+        for garbage in ("frobnicate now", "\x00\x01\x02\xff", "orders sideways", "fills many", "'unclosed"):
+            assert (await _ask(desk, garbage)).startswith("error: ")
+        assert "USD" in await _ask(desk, "balances")
+        assert "XBT/USD@USD" in await _ask(desk, "actors")
+        assert "capital" in await _ask(registry.get("USD").repl, "status")
+        assert "trader" in await _ask(registry.get("USD").repl, "allocations")
+        assert "holds" in await _ask(registry.get("XBT/USD@USD").repl, "position")
+        assert (await _ask(registry.get("XBT/USD@USD").repl, "signals 0")).startswith("error: ")
+        assert registry.get("sim:default").state is ActorState.RUNNING
+
+
