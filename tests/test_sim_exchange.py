@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -14,7 +13,8 @@ import trio.testing
 from crypy.protocols import Balance, OrderStatus, OrderType, Side
 from crypy.simulator import DEFAULT_MARKETS, ExchangeError, MarketSpec, OrderRejected, SimConfig, SimExchange, load_candles
 
-MARKET_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
+from .conftest import MARKET_DATA
+
 
 
 def test_defaults_trade_the_bundled_pairs_with_the_default_account() -> None:

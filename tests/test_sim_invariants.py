@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +12,8 @@ from crypy.protocols import Fill, OrderType, Side
 from crypy.protocols import timeframe_ms
 from crypy.simulator import DEFAULT_MARKETS, ExchangeError, MatchingEngine, load_candles
 
-MARKET_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
+from .conftest import MARKET_DATA
+
 CANDLES = {
     pair: load_candles(MARKET_DATA / name)[5000:5200]
     for pair, name in (("XBT/USD", "kraken_BTCUSD_15m.csv.gz"), ("ETH/USD", "kraken_ETHUSD_15m.csv.gz"))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import gzip
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from crypy.protocols import MarketInfo
 from crypy.simulator import DEFAULT_MARKETS, bundled_candle_files, load_candles, parse_file_name
 
-MARKET_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
+from .conftest import MARKET_DATA
+
 XBT = DEFAULT_MARKETS["XBT/USD"]
 GOOD_ROWS = "timestamp_ms,open,high,low,close,volume\n0,10,11,9,10.5,1\n900000,10.5,12,10,11,2\n"
 

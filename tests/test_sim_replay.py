@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import trio
@@ -12,7 +11,8 @@ import trio.testing
 from crypy.protocols import Candle, timeframe_ms
 from crypy.simulator import MarketReplay, load_candles
 
-MARKET_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
+from .conftest import MARKET_DATA
+
 BTC_15M = load_candles(MARKET_DATA / "kraken_BTCUSD_15m.csv.gz")
 ETH_15M = load_candles(MARKET_DATA / "kraken_ETHUSD_15m.csv.gz")
 BTC_5M = load_candles(MARKET_DATA / "kraken_BTCUSD_5m.csv.gz")
