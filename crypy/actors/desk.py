@@ -30,6 +30,7 @@ from crypy.protocols import (
     OrderRequest,
 )
 from crypy.repl import CommandRegistry
+from crypy.repl.tables import format_utc
 from crypy.store import Journal
 
 from . import approval as approvals
@@ -126,7 +127,8 @@ class Desk(Actor):
                     continue
                 cached.append(candle)
                 self.candle_count += 1
-                self.log.info("candle", pair=pair, close=candle.close, volume=round(candle.volume, 4))
+                self.log.info("candle", pair=pair, at=format_utc(candle.ts), close=candle.close,
+                              volume=round(candle.volume, 4))
                 await self.runtime.bus.publish(Topic.CANDLES, candle)
 
     async def _refresh_balances(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crypy.repl import BUILTINS, Arg, CommandError, CommandRegistry, Session
-from crypy.repl.tables import format_pairs, format_table
+from crypy.repl.tables import format_pairs, format_table, format_utc
 
 from .registry import format_actors
 
@@ -25,7 +25,7 @@ async def status(session: Session) -> str:
     registry = desk.runtime.registry
     return format_pairs([
         ("desk", desk.name),
-        ("exchange time", desk.exchange.now_ms()),
+        ("exchange time", format_utc(desk.exchange.now_ms())),
         ("trading", "halted" if desk.halted else "active"),
         ("pairs", ", ".join(f"{pair} ({desk.timeframe})" for pair in desk.markets) or "-"),
         ("candles", desk.candle_count),
@@ -71,7 +71,7 @@ async def fills(session: Session, count: int) -> str:
 async def refusals(session: Session, count: int) -> str:
     if count < 1:
         raise CommandError("count must be at least 1")
-    rows = [(r.ts, r.trader, r.pair, r.client_id, r.reason) for r in list(_desk(session).refusals)[-count:]]
+    rows = [(format_utc(r.ts), r.trader, r.pair, r.client_id, r.reason) for r in list(_desk(session).refusals)[-count:]]
     return format_table(["time", "trader", "pair", "client id", "reason"], rows, empty="(no refusals)")
 
 

@@ -276,8 +276,8 @@ class Trader(Actor):
 
     async def _on_fill(self, fill: Fill) -> None:
         pnl = self.ledger.apply(fill)
-        self.log.info("fill", side=fill.side, amount=str(fill.amount), price=str(fill.price), fee=str(fill.fee),
-                      realized=str(pnl))
+        self.log.info("position", holds=f"{self.ledger.acquired} {self.ledger.other}",
+                      realized=f"{pnl:.8f} {self.ledger.asset}", total_realized=f"{self.ledger.realized:.8f}")
         await self.runtime.bus.publish(Topic.POSITIONS, self.position())
 
     def position(self) -> Position:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crypy.repl import BUILTINS, Arg, CommandError, CommandRegistry, Session
-from crypy.repl.tables import format_pairs, format_table
+from crypy.repl.tables import format_pairs, format_table, format_utc
 
 if TYPE_CHECKING:
     from .trader import Trader
@@ -33,7 +33,7 @@ async def status(session: Session) -> str:
         ("target", "-" if trader.target is None else ("base" if trader.target else "quote")),
         ("in position", "yes" if trader.in_position else "no"),
         ("open orders", len(trader.open_orders)),
-        ("last close", f"{last.close} at {last.ts}" if last else "-"),
+        ("last close", f"{last.close} ({format_utc(last.ts)} candle)" if last else "-"),
     ])
 
 
@@ -52,5 +52,5 @@ async def position(session: Session) -> str:
 async def signals(session: Session, count: int) -> str:
     if count < 1:
         raise CommandError("count must be at least 1")
-    rows = [(s.ts, s.strategy, s.direction, ",".join(s.tags)) for s in list(_trader(session).signals)[-count:]]
+    rows = [(format_utc(s.ts), s.strategy, s.direction, ",".join(s.tags)) for s in list(_trader(session).signals)[-count:]]
     return format_table(["time", "strategy", "direction", "tags"], rows, empty="(no signals yet)")

@@ -7,13 +7,12 @@ Any difference means a fill was lost, doubled, or mis-charged.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from crypy.protocols import Fill, Order, Side
-from crypy.repl.tables import format_table
+from crypy.repl.tables import format_table, format_utc
 
 
 def balances_from_fills(initial: Mapping[str, Decimal], fills: Iterable[Fill]) -> dict[str, Decimal]:
@@ -63,7 +62,7 @@ class RunSummary:
             "",
             f"stopped: {self.stopped_because}",
             f"journal: {self.journal}",
-            f"market time: {_utc(self.market_start)} -> {_utc(self.market_end)}",
+            f"market time: {format_utc(self.market_start)} -> {format_utc(self.market_end)}",
             f"candles replayed: {self.candles}",
             f"orders: {len(self.orders)} (open: {self.open_orders})",
             f"trades: {len(self.fills)}",
@@ -74,7 +73,3 @@ class RunSummary:
                                   else f"MISMATCH: journal says {self.expected}, exchange says {self.final}"),
         ]
         return "\n".join(lines)
-
-
-def _utc(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

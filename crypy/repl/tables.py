@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -28,3 +29,8 @@ def format_pairs(items: Sequence[tuple[str, object]]) -> str:
     """``key: value`` lines with the keys aligned, for ``status``-like answers."""
     width = max((len(key) for key, _ in items), default=0)
     return "\n".join(f"{key.ljust(width)}  {value}" for key, value in items)
+
+
+def format_utc(ms: int) -> str:
+    """A millisecond timestamp as people read it: ``2023-01-09 10:15 UTC``."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
