@@ -9,7 +9,9 @@ from pathlib import Path
 
 import trio
 
+from crypy.actors.failures import single_cause
 from crypy.actors.registry import format_actors, live_actors
+from crypy.actors.supervisor import ActorStartError
 from crypy.actors.template import TemplateError
 from crypy.logs import configure_logging
 
@@ -80,8 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level=args.log_level, json=args.json_logs)
     handlers = {"sim": _sim, "ps": _ps}
     try:
-        return handlers[args.command](args)
-    except (TemplateError, ValueError, OSError) as exc:
+        try:
+            return handlers[args.command](args)
+        except BaseExceptionGroup as group:
+            cause = single_cause(group)
+            if cause is None:
+                raise
+            raise cause from None
+    except (TemplateError, ActorStartError, ValueError, OSError) as exc:
         print(f"crypy: error: {exc}", file=sys.stderr)
         return 2
 

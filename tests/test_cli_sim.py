@@ -173,3 +173,16 @@ def test_a_real_telnet_client_gets_a_prompt_and_answers(tmp_path: Path) -> None:
         sim.process.send_signal(signal.SIGINT)
         assert "trades: " in sim.finish()
         assert sim.process.returncode == 0
+
+
+def test_a_busy_repl_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*CRYPY, "sim", "--repl-port", str(port), "--db", str(tmp_path / "j.db"),
+                                 "--duration", "2"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"crypy: error: sim:default could not start: [Errno 98] sim:default: cannot listen on 127.0.0.1:{port}: " \
+           "Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

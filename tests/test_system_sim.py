@@ -57,6 +57,7 @@ async def test_traders_trade_and_the_journal_reproduces_the_exchange_balances(tm
         assert all(info.repl.startswith("127.0.0.1:") for info in names.values())
     summary = system.summary()
     assert len(summary.fills) >= 4
+    assert system.desk.fill_count == len(summary.fills), "the desk booked a fill twice (or lost one)"
     assert summary.open_orders == 0
     assert summary.balances_match, summary.render()
     assert any(f.fee > 0 for f in summary.fills) and all(f.fee > 0 for f in summary.fills)

@@ -69,6 +69,7 @@ class Desk(Actor):
         self.gate = OrderGate(self._holder_keys, self.template.limits)
         self._client_traders: dict[str, str] = {}
         self._fill_cursor = 0
+        self._sync_lock = trio.Lock()
 
     def commands(self) -> CommandRegistry:
         return DESK_COMMANDS
@@ -212,7 +213,14 @@ class Desk(Actor):
         await self.runtime.bus.publish(Topic.ORDERS, order)
 
     async def _sync_orders(self) -> None:
-        """New fills first, then the status of every open order, so a trader sees its fill before "filled"."""
+        """New fills first, then the status of every open order, so a trader sees its fill before "filled".
+
+        The poller, a cancel and the stop hook all sync; the lock makes sure no two read the same fills.
+        """
+        async with self._sync_lock:
+            await self._sync_fills_and_orders()
+
+    async def _sync_fills_and_orders(self) -> None:
         fills, self._fill_cursor = await self.exchange.fills_since(self._fill_cursor)
         for fill in fills:
             fill = msgspec.structs.replace(fill, trader=self._client_traders.get(fill.client_id, ""))

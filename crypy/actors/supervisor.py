@@ -19,6 +19,7 @@ import trio
 from crypy.protocols import ActorCrashed, ActorStopped
 
 from .bus import Topic
+from .failures import single_cause
 from .registry import ActorState
 from .runtime import Runtime
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from .actor import Actor
 
 log = structlog.get_logger()
+
+
+class ActorStartError(RuntimeError):
+    """An actor failed before it was ever ready, and its policy does not let it try again."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class Supervisor:
                         await actor.run(status)
                         break
                     except Exception as exc:
+                        cause = single_cause(exc) or exc
                         if actor.ready:
                             status = trio.TASK_STATUS_IGNORED
                         now = trio.current_time()
@@ -98,13 +104,16 @@ class Supervisor:
                         while crashes and now - crashes[0] > child.policy.window:
                             crashes.popleft()
                         again = not child.stopping and len(crashes) <= child.policy.max_restarts
-                        log.error("actor crashed", name=name, error=repr(exc), restarts=restarts, will_restart=again,
-                                  exc_info=exc)
+                        log.error("actor crashed" if actor.ready else "actor failed to start", name=name,
+                                  error=repr(cause), restarts=restarts, will_restart=again,
+                                  exc_info=exc if actor.ready else None)
                         await bus.publish(Topic.LIFECYCLE, ActorCrashed(
-                            ts=self._runtime.now_ms(), name=name, error=repr(exc), restarts=restarts,
+                            ts=self._runtime.now_ms(), name=name, error=repr(cause), restarts=restarts,
                             will_restart=again))
                         if not again:
                             registry.update(name, state=ActorState.FAILED)
+                            if not actor.ready and status is task_status:
+                                raise ActorStartError(f"{name} could not start: {cause}") from exc
                             return
                         restarts += 1
                         registry.update(name, state=ActorState.RESTARTING, restarts=restarts)

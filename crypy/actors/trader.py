@@ -70,6 +70,7 @@ class Trader(Actor):
         self.signals: deque[Signal] = deque(maxlen=200)
         self.open_orders: dict[str, Order] = {}
         self.refusals: deque[OrderRefused] = deque(maxlen=50)
+        self._refused_target: int | None = None
         self._seq = itertools.count(1)
         self._decided = trio.Event()
         self._decision: Decision | None = None
@@ -111,6 +112,7 @@ class Trader(Actor):
                 elif isinstance(event, OrderRefused) and event.trader == self.name:
                     self.refusals.append(event)
                     self.open_orders.pop(event.client_id, None)
+                    self._refused_target = self.target
                     self.log.warning("order refused", client_id=event.client_id, reason=event.reason)
 
     async def _trade(self, sub: Subscription) -> None:
@@ -208,9 +210,16 @@ class Trader(Actor):
         return self.target == (1 if self.ledger.holder_holds_quote else 0)
 
     async def _rebalance(self) -> None:
-        """Send the one order that brings the position in line with the target, if any is needed."""
+        """Send the one order that brings the position in line with the target, if any is needed.
+
+        After a refusal the trader waits for its target to change rather than asking again on every candle.
+        """
         if self.open_orders or self.target is None or self.last_candle is None:
             return
+        if self._refused_target is not None:
+            if self.target == self._refused_target:
+                return
+            self._refused_target = None
         wants_out = self._wants_out_of_holder_asset()
         if wants_out and not self.in_position:
             amount = self._entry_amount()

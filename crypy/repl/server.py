@@ -81,7 +81,10 @@ class ReplServer:
 
     async def serve(self, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
         """Bind, report the address through `task_status`, then serve until cancelled."""
-        listeners = await trio.open_tcp_listeners(self._port, host=self._host)
+        try:
+            listeners = await trio.open_tcp_listeners(self._port, host=self._host)
+        except OSError as exc:
+            raise OSError(exc.errno, f"{self.name}: cannot listen on {self._host}:{self._port}: {exc.strerror}") from None
         self._address = format_address(listeners[0].socket.getsockname())
         logger.debug("repl listening", repl=self.name, address=self._address)
         try:
