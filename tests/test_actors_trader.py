@@ -34,8 +34,9 @@ async def _next(sub, kind: type):  # type: ignore[no-untyped-def]
 async def test_after_a_refusal_the_trader_waits_for_its_target_to_change() -> None:
     runtime = Runtime()
     bus = runtime.bus
-    history = CANDLES[:60]
     targets = SmaCrossover(2, 5).targets(np.array([c.close for c in CANDLES]))
+    start = next(i for i in range(59, len(CANDLES)) if targets[i] == 0)  # the trader starts flat
+    history, fed = CANDLES[:start + 1], range(start + 1, start + 201)
     with bus.subscribe(Topic.HISTORY_REQUESTS, Topic.PROPOSALS, Topic.ORDER_REQUESTS) as seen:
         async with trio.open_nursery() as nursery:
             root = Supervisor(nursery, runtime, owner="USD")
@@ -52,20 +53,8 @@ async def test_after_a_refusal_the_trader_waits_for_its_target_to_change() -> No
             await bus.publish(Topic.DECISIONS, Decision(ts=0, proposal_id=proposal.id, holder="USD",
                                                         trader="XBT/USD@USD", accepted=True, reason="ok",
                                                         allocation=Decimal(1000), approval=approval))
-            requests: list[OrderRequest] = []
-            index = 59
-            while int(targets[index]) != 1:
-                index += 1
-                await bus.publish(Topic.CANDLES, CANDLES[index])
-            first = await _next(seen, OrderRequest)
-            assert first.side is Side.BUY and first.approval == approval and first.reason == "entry"
-            assert first.amount * Decimal(repr(CANDLES[index].close)) <= Decimal(1000)
-            await bus.publish(Topic.REFUSALS, OrderRefused(ts=0, client_id=first.client_id, trader=first.trader,
-                                                           pair="XBT/USD", reason="test says no"))
-            await trio.sleep(0.05)
-            changed_at = None
-            while changed_at is None or index < changed_at + 5:
-                index += 1
+            requests: list[tuple[int, OrderRequest]] = []
+            for index in fed:
                 await bus.publish(Topic.CANDLES, CANDLES[index])
                 await trio.sleep(0.01)
                 while True:
@@ -74,10 +63,13 @@ async def test_after_a_refusal_the_trader_waits_for_its_target_to_change() -> No
                     except trio.WouldBlock:
                         break
                     if isinstance(event, OrderRequest):
-                        requests.append(event)
-                if changed_at is None and int(targets[index]) == 1 and int(targets[index - 1]) == 0:
-                    changed_at = index
-                if changed_at is None:
-                    assert requests == [], "the trader asked again although its target had not changed"
-            assert len(requests) == 1 and requests[0].side is Side.BUY and requests[0].client_id != first.client_id
+                        requests.append((index, event))
+                        await bus.publish(Topic.REFUSALS, OrderRefused(
+                            ts=0, client_id=event.client_id, trader=event.trader, pair="XBT/USD", reason="no"))
+            entries = [i for i in fed if targets[i] == 1 and targets[i - 1] == 0]
+            assert len(entries) >= 10
+            assert [i for i, _ in requests] == entries, "after a refusal the trader asks again only on a new signal"
+            for index, request in requests:
+                assert request.side is Side.BUY and request.approval == approval and request.reason == "entry"
+                assert request.amount * Decimal(repr(CANDLES[index].close)) <= Decimal(1000)
             await root.stop_all()
