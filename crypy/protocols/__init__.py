@@ -16,6 +16,7 @@ from .orders import (
     OrderStatus,
     OrderType,
     Side,
+    TimeInForce,
     check_transition,
 )
 from .wire import EVENT_TYPES, PROTOCOL_VERSION, FrameError, decode, encode
@@ -24,6 +25,6 @@ __all__ = [
     "EVENT_TYPES", "PROTOCOL_VERSION", "ActorCrashed", "ActorStarted", "ActorStopped", "Approval", "Balance",
     "BalanceSnapshot", "CancelRequest", "Candle", "CandleBatch", "Decision", "Event", "Fill", "FrameError",
     "HistoryRequest", "InvalidTransition", "MarketInfo", "Order", "OrderRefused", "OrderRequest", "OrderStatus",
-    "OrderType", "Position", "Proposal", "Side", "Signal", "Ticker", "check_transition", "decode", "encode",
+    "OrderType", "Position", "TimeInForce", "Proposal", "Side", "Signal", "Ticker", "check_transition", "decode", "encode",
     "timeframe_ms",
 ]

@@ -23,8 +23,29 @@ class Side(enum.StrEnum):
 
 
 class OrderType(enum.StrEnum):
+    """Order types, spelled as Kraken spells them. Stop and take-profit types wait for ``trigger_price``."""
+
     MARKET = "market"
     LIMIT = "limit"
+    STOP_LOSS = "stop-loss"
+    TAKE_PROFIT = "take-profit"
+    STOP_LOSS_LIMIT = "stop-loss-limit"
+    TAKE_PROFIT_LIMIT = "take-profit-limit"
+    TRAILING_STOP = "trailing-stop"
+
+    @property
+    def has_limit_price(self) -> bool:
+        return self in (OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
+
+    @property
+    def is_triggered(self) -> bool:
+        return self not in (OrderType.MARKET, OrderType.LIMIT)
+
+
+class TimeInForce(enum.StrEnum):
+    GTC = "gtc"  # good till cancelled
+    IOC = "ioc"  # immediate or cancel: what cannot fill on the next price is cancelled
+    GTD = "gtd"  # good till date: expires at ``expire_ts``
 
 
 class OrderStatus(enum.StrEnum):
@@ -95,6 +116,12 @@ class OrderRequest(Event, frozen=True, kw_only=True):
     order_type: OrderType
     amount: Decimal
     price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    trailing_offset: Decimal | None = None
+    trailing_percent: bool = False
+    post_only: bool = False
+    time_in_force: TimeInForce = TimeInForce.GTC
+    expire_ts: int = 0
     approval: Approval | None = None
     reason: str = ""
 
@@ -134,7 +161,15 @@ class Order(Event, frozen=True, kw_only=True):
     avg_price: Decimal | None = None
     fee: Decimal = Decimal(0)
     created: int = 0
+    closed: int = 0
     reason: str = ""
+    trigger_price: Decimal | None = None
+    trailing_offset: Decimal | None = None
+    trailing_percent: bool = False
+    post_only: bool = False
+    time_in_force: TimeInForce = TimeInForce.GTC
+    expire_ts: int = 0
+    userref: int = 0
 
     @property
     def remaining(self) -> Decimal:
