@@ -12,9 +12,9 @@ import subprocess
 import sys
 import threading
 import time
-from decimal import Decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import pytest

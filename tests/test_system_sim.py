@@ -13,7 +13,8 @@ from crypy.actors.approval import new_key, sign
 from crypy.actors.bus import Topic
 from crypy.actors.registry import ActorState
 from crypy.actors.trader import Trader
-from crypy.modes.sim import SimOptions, SimSystem, open_sim_system
+from crypy.modes.sim import SimOptions, open_sim_system
+from crypy.modes.system import RunningSystem
 from crypy.protocols import OrderRefused, OrderRequest, OrderType, Side
 from crypy.store import JournalReader
 
@@ -50,7 +51,7 @@ async def _ask(address: str, line: str) -> str:
 
 
 async def test_traders_trade_and_the_journal_reproduces_the_exchange_balances(tmp_path: Path) -> None:
-    async with open_sim_system(_options(tmp_path)) as system:
+    async with open_sim_system(_options(tmp_path)) as (system, _):
         await _until(lambda: system.desk.fill_count >= 4)
         names = {info.name: info for info in system.runtime.registry.actors()}
         assert {"sim:default", "USD", "XBT", "XBT/USD@USD", "ETH/USD@USD", "XBT/USD@XBT"} <= names.keys()
@@ -81,7 +82,7 @@ async def test_a_crashing_trader_is_restarted_while_the_desk_keeps_running(tmp_p
         await original(self, candle)
 
     monkeypatch.setattr(Trader, "_on_candle", crash_once)
-    async with open_sim_system(_options(tmp_path)) as system:
+    async with open_sim_system(_options(tmp_path)) as (system, _):
         registry = system.runtime.registry
         await _until(lambda: "XBT/USD@USD" in registry and registry.get("XBT/USD@USD").restarts >= 1
                      and registry.get("XBT/USD@USD").state is ActorState.RUNNING)
@@ -97,7 +98,7 @@ async def test_a_crashing_trader_is_restarted_while_the_desk_keeps_running(tmp_p
 
 
 async def test_a_slow_market_data_subscriber_does_not_block_the_desk(tmp_path: Path) -> None:
-    async with open_sim_system(_options(tmp_path)) as system:
+    async with open_sim_system(_options(tmp_path)) as (system, _):
         with system.runtime.bus.subscribe(Topic.CANDLES, capacity=2) as never_read:
             start = system.desk.candle_count
             await _until(lambda: system.desk.candle_count >= start + 100)
@@ -105,7 +106,7 @@ async def test_a_slow_market_data_subscriber_does_not_block_the_desk(tmp_path: P
             assert len(never_read) == 2
 
 
-async def _refusal_for(system: SimSystem, request: OrderRequest) -> OrderRefused:
+async def _refusal_for(system: RunningSystem, request: OrderRequest) -> OrderRefused:
     with system.runtime.bus.subscribe(Topic.REFUSALS) as refusals:
         await system.runtime.bus.publish(Topic.ORDER_REQUESTS, request)
         with trio.fail_after(5):
@@ -122,7 +123,7 @@ async def test_unapproved_and_forged_order_requests_are_refused(tmp_path: Path) 
 
     forged = sign(new_key(), id="USD-A99", holder="USD", trader="intruder", pair="XBT/USD", asset="USD",
                   amount=Decimal("100000"), expires=2**62)
-    async with open_sim_system(_options(tmp_path, template_dir=None)) as system:
+    async with open_sim_system(_options(tmp_path, template_dir=None)) as (system, _):
         unapproved = await _refusal_for(system, request("no-approval"))
         assert unapproved.reason == "no holder approval"
         assert (await _refusal_for(system, request("forged", forged))).reason == "approval signature is invalid"
@@ -135,7 +136,7 @@ async def test_unapproved_and_forged_order_requests_are_refused(tmp_path: Path) 
 
 
 async def test_every_repl_answers_and_survives_bad_lines(tmp_path: Path) -> None:
-    async with open_sim_system(_options(tmp_path)) as system:
+    async with open_sim_system(_options(tmp_path)) as (system, _):
         registry = system.runtime.registry
         await _until(lambda: "XBT/USD@USD" in registry)
         desk = registry.get("sim:default").repl

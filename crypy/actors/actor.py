@@ -64,7 +64,7 @@ class Actor(ABC):
     async def setup(self, nursery: trio.Nursery) -> None:
         """Subscribe and start the actor's tasks in ``nursery``; return when the actor can do its job."""
 
-    async def on_stop(self) -> None:
+    async def on_stop(self) -> None:  # noqa: B027 - a hook: most actors have nothing to clean up
         """Leave cleanly (cancel orders, flush). Runs after the children stopped, bounded by ``grace``."""
 
     def state_summary(self) -> dict[str, object]:

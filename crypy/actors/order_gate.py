@@ -39,7 +39,8 @@ class OrderGate:
         self.limits = limits
         self.ledgers: dict[str, TraderLedger] = {}
 
-    def check(self, request: OrderRequest, *, market: MarketInfo | None, last_price: Decimal, now_ms: int) -> str | None:
+    def check(self, request: OrderRequest, *, market: MarketInfo | None, last_price: Decimal,
+              now_ms: int) -> str | None:
         """The reason to refuse ``request``, or None when it may go to the exchange (and is then reserved)."""
         reason = self._refusal(request, market, last_price, now_ms)
         if reason is None:
@@ -52,7 +53,8 @@ class OrderGate:
                 ledger.pending_return[request.client_id] = estimate
         return reason
 
-    def _refusal(self, request: OrderRequest, market: MarketInfo | None, last_price: Decimal, now_ms: int) -> str | None:
+    def _refusal(self, request: OrderRequest, market: MarketInfo | None, last_price: Decimal,
+                 now_ms: int) -> str | None:
         approval = request.approval
         if market is None:
             return f"unknown pair {request.pair}"

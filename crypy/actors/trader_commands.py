@@ -52,5 +52,6 @@ async def position(session: Session) -> str:
 async def signals(session: Session, count: int) -> str:
     if count < 1:
         raise CommandError("count must be at least 1")
-    rows = [(format_utc(s.ts), s.strategy, s.direction, ",".join(s.tags)) for s in list(_trader(session).signals)[-count:]]
+    recent = list(_trader(session).signals)[-count:]
+    rows = [(format_utc(s.ts), s.strategy, s.direction, ",".join(s.tags)) for s in recent]
     return format_table(["time", "strategy", "direction", "tags"], rows, empty="(no signals yet)")

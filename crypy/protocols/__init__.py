@@ -25,6 +25,6 @@ __all__ = [
     "EVENT_TYPES", "PROTOCOL_VERSION", "ActorCrashed", "ActorStarted", "ActorStopped", "Approval", "Balance",
     "BalanceSnapshot", "CancelRequest", "Candle", "CandleBatch", "Decision", "Event", "Fill", "FrameError",
     "HistoryRequest", "InvalidTransition", "MarketInfo", "Order", "OrderRefused", "OrderRequest", "OrderStatus",
-    "OrderType", "Position", "TimeInForce", "Proposal", "Side", "Signal", "Ticker", "check_transition", "decode", "encode",
-    "timeframe_ms",
+    "OrderType", "Position", "Proposal", "Side", "Signal", "Ticker", "TimeInForce", "check_transition", "decode",
+    "encode", "timeframe_ms",
 ]

@@ -49,7 +49,8 @@ class CandleBatch(Event, frozen=True, kw_only=True):
     request_id: str = ""
 
     @classmethod
-    def from_candles(cls, pair: str, timeframe: str, candles: Sequence[Candle], *, ts: int, request_id: str = "") -> CandleBatch:
+    def from_candles(cls, pair: str, timeframe: str, candles: Sequence[Candle], *, ts: int,
+                     request_id: str = "") -> CandleBatch:
         return cls(
             ts=ts,
             pair=pair,

@@ -28,7 +28,7 @@ EVENT_TYPES: tuple[type, ...] = (
     ActorStarted, ActorStopped, ActorCrashed,
 )
 
-AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]
+AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007 - built from a tuple at run time
 
 
 class FrameError(ValueError):
