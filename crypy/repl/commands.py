@@ -194,7 +194,7 @@ class Command:
         if len(words) > len(positionals):
             extra = " ".join(repr(word) for word in words[len(positionals) :])
             raise CommandError(f"too many arguments: {extra} (usage: {self.usage})")
-        for arg, word in zip(positionals, words):
+        for arg, word in zip(positionals, words, strict=False):
             values[arg.name] = arg.convert(word)
         for arg in positionals[len(words) :]:
             if arg.required:

@@ -26,7 +26,7 @@ def format_command_help(command: Command) -> str:
         width = max(len(label) for label in labels)
         rows = [
             f"  {label.ljust(width)}  {_describe(arg)}"
-            for label, arg in zip(labels, (*command.positionals, *command.flags))
+            for label, arg in zip(labels, (*command.positionals, *command.flags), strict=True)
         ]
         sections.append("\n".join(["arguments:", *rows]))
     return "\n\n".join(sections)

@@ -84,7 +84,8 @@ class ReplServer:
         try:
             listeners = await trio.open_tcp_listeners(self._port, host=self._host)
         except OSError as exc:
-            raise OSError(exc.errno, f"{self.name}: cannot listen on {self._host}:{self._port}: {exc.strerror}") from None
+            where = f"{self._host}:{self._port}"
+            raise OSError(exc.errno, f"{self.name}: cannot listen on {where}: {exc.strerror}") from None
         self._address = format_address(listeners[0].socket.getsockname())
         logger.debug("repl listening", repl=self.name, address=self._address)
         try:
