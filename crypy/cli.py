@@ -13,6 +13,7 @@ from crypy.actors.failures import single_cause
 from crypy.actors.registry import format_actors, live_actors
 from crypy.actors.supervisor import ActorStartError
 from crypy.actors.template import TemplateError
+from crypy.exchanges import ExchangeError
 from crypy.logs import configure_logging
 
 
@@ -54,6 +55,22 @@ def _parser() -> argparse.ArgumentParser:
                      help="directory with desk.toml / holder.toml / trader.toml overriding the shipped templates")
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulator's ids")
 
+    simulator = commands.add_parser("simulator", help="run the local exchange as a Kraken-compatible server")
+    simulator.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    simulator.add_argument("--port", type=_port, default=8900, help="REST port (default 8900; 0 = any free port)")
+    simulator.add_argument("--ws-port", type=_port, default=8901,
+                           help="WebSocket v2 port (default 8901; 0 = any free port)")
+    simulator.add_argument("--data", type=Path, action="append", metavar="FILE",
+                           help="candle file to replay (repeatable); default: the config's, else the bundled ones")
+    simulator.add_argument("--speed", type=_positive, default=None, help="market seconds per real second")
+    simulator.add_argument("--config", type=Path, default=None, metavar="FILE",
+                           help="capabilities file (TOML: markets, order types, accounts, latency, faults, limits)")
+    simulator.add_argument("--seed", type=int, default=None, help="seed of ids, latency and faults")
+    simulator.add_argument("--credentials-file", type=Path, default=None, metavar="PATH",
+                           help='write {"apiKey", "secret", "rest", "ws"} of the default account there (mode 0600)')
+    simulator.add_argument("--duration", type=_positive, default=None, metavar="SECONDS",
+                           help="stop by itself after this many seconds")
+
     commands.add_parser("ps", help="list the actors of running crypy processes")
     return parser
 
@@ -68,6 +85,16 @@ def _sim(args: argparse.Namespace) -> int:
     return 0 if summary.balances_match and summary.open_orders == 0 else 1
 
 
+def _simulator(args: argparse.Namespace) -> int:
+    from crypy.modes.simulator import SimulatorOptions, run_simulator
+
+    options = SimulatorOptions(host=args.host, port=args.port, ws_port=args.ws_port, data=args.data, speed=args.speed,
+                               config=args.config, seed=args.seed, credentials_file=args.credentials_file,
+                               duration=args.duration)
+    trio.run(run_simulator, options)
+    return 0
+
+
 def _ps(args: argparse.Namespace) -> int:
     found = live_actors()
     if not found:
@@ -80,7 +107,7 @@ def _ps(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, json=args.json_logs)
-    handlers = {"sim": _sim, "ps": _ps}
+    handlers = {"sim": _sim, "simulator": _simulator, "ps": _ps}
     try:
         try:
             return handlers[args.command](args)
@@ -89,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if cause is None:
                 raise
             raise cause from None
-    except (TemplateError, ActorStartError, ValueError, OSError) as exc:
+    except (TemplateError, ActorStartError, ExchangeError, ValueError, OSError) as exc:
         print(f"crypy: error: {exc}", file=sys.stderr)
         return 2
 

@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 
 from crypy.protocols import Candle, OrderStatus, OrderType, Side
-from crypy.simulator import DEFAULT_MARKETS, ExchangeError, MatchingEngine, OrderRejected, UnknownOrder
-from crypy.simulator import engine as engine_module
+from crypy.simulator import DEFAULT_MARKETS, ExchangeError, MatchingEngine, OrderRejected, UnknownOrder, bookkeeping
 
 T0 = 1672531200000
 STEP = 900_000
@@ -17,8 +16,8 @@ BUY, SELL = Side.BUY, Side.SELL
 MARKET, LIMIT = OrderType.MARKET, OrderType.LIMIT
 
 
-def candle(index: int, o: float, h: float, lo: float, c: float, pair: str = "XBT/USD") -> Candle:
-    return Candle(ts=T0 + index * STEP, pair=pair, timeframe="15m", open=o, high=h, low=lo, close=c, volume=1.0)
+def candle(index: int, o: float, h: float, lo: float, c: float, pair: str = "XBT/USD", volume: float = 1.0) -> Candle:
+    return Candle(ts=T0 + index * STEP, pair=pair, timeframe="15m", open=o, high=h, low=lo, close=c, volume=volume)
 
 
 def close_of(index: int) -> int:
@@ -35,9 +34,10 @@ def engine() -> MatchingEngine:
 
 
 def place(eng: MatchingEngine, side: Side, order_type: OrderType, amount: str, price: str | None = None,
-          client_id: str = "", pair: str = "XBT/USD", now_ms: int = close_of(0), account: str = "a"):
+          client_id: str = "", pair: str = "XBT/USD", now_ms: int = close_of(0), account: str = "a", **extra: object):
+    """Place with string amounts; ``extra`` passes the newer parameters (trigger_price, post_only, ...) as they are."""
     return eng.place(account, client_id=client_id, pair=pair, side=side, order_type=order_type, amount=Decimal(amount),
-                     price=None if price is None else Decimal(price), now_ms=now_ms)
+                     price=None if price is None else Decimal(price), now_ms=now_ms, **extra)
 
 
 def totals(eng: MatchingEngine, account: str = "a") -> dict[str, tuple[Decimal, Decimal]]:
@@ -242,8 +242,8 @@ def test_fills_since_index_returns_only_new_ones(engine: MatchingEngine) -> None
 
 def test_every_status_change_goes_through_check_transition(engine: MatchingEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[OrderStatus, OrderStatus]] = []
-    real = engine_module.check_transition
-    monkeypatch.setattr(engine_module, "check_transition", lambda old, new: (seen.append((old, new)), real(old, new)))
+    real = bookkeeping.check_transition
+    monkeypatch.setattr(bookkeeping, "check_transition", lambda old, new: (seen.append((old, new)), real(old, new)))
     cancelled = place(engine, BUY, LIMIT, "0.001", "16000")
     place(engine, BUY, MARKET, "0.001")
     engine.cancel("a", cancelled.id, now_ms=close_of(0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -11,10 +12,17 @@ import trio
 import trio.testing
 
 from crypy.protocols import Balance, OrderStatus, OrderType, Side
-from crypy.simulator import DEFAULT_MARKETS, ExchangeError, MarketSpec, OrderRejected, SimConfig, SimExchange, load_candles
+from crypy.simulator import (
+    DEFAULT_MARKETS,
+    ExchangeError,
+    MarketSpec,
+    OrderRejected,
+    SimConfig,
+    SimExchange,
+    load_candles,
+)
 
 from .conftest import MARKET_DATA
-
 
 
 def test_defaults_trade_the_bundled_pairs_with_the_default_account() -> None:
@@ -44,13 +52,18 @@ def test_pairs_without_a_market_spec_are_refused_clearly(tmp_path: Path) -> None
 
 
 def test_config_reads_from_plain_data() -> None:
-    raw = {"speed": 60, "seed": 3, "accounts": {"x": {"USD": "5"}},
-           "markets": {"XBT/USD": msgspec.to_builtins(DEFAULT_MARKETS["XBT/USD"]) | {"taker_fee": "0.004"},
-                       "ETH/USD": msgspec.to_builtins(DEFAULT_MARKETS["ETH/USD"])}}
+    flat_taker = msgspec.to_builtins(DEFAULT_MARKETS["XBT/USD"]) | {"taker_fee": "0.004", "fee_tiers": []}
+    raw = {"speed": 60, "seed": 3, "accounts": {"x": {"USD": "5"}}, "fill_share": "0.5",
+           "markets": {"XBT/USD": flat_taker, "ETH/USD": msgspec.to_builtins(DEFAULT_MARKETS["ETH/USD"])}}
     config = msgspec.convert(raw, SimConfig, strict=False)
-    assert config.accounts == {"x": {"USD": Decimal(5)}}
-    assert isinstance(config.markets["XBT/USD"], MarketSpec) and config.markets["XBT/USD"].taker_fee == Decimal("0.004")
+    assert config.accounts == {"x": {"USD": Decimal(5)}} and config.fill_share == Decimal("0.5")
+    xbt = config.markets["XBT/USD"]
+    assert isinstance(xbt, MarketSpec) and xbt.taker_fee == Decimal("0.004")
+    assert xbt.taker_schedule == ((0, Decimal("0.400")),) and xbt.fee_rates(Decimal(10**9))[1] == Decimal("0.004")
     assert SimExchange(config).markets()["XBT/USD"].taker_fee == "0.004"
+    stale_tiers = msgspec.to_builtins(DEFAULT_MARKETS["XBT/USD"]) | {"taker_fee": "0.004"}
+    with pytest.raises(msgspec.ValidationError, match="first fee tier must equal"):
+        msgspec.convert(stale_tiers, MarketSpec, strict=False)
 
 
 async def test_orders_fill_as_market_time_runs(autojump_clock: trio.testing.MockClock) -> None:

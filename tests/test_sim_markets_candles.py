@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_real_kraken_file_loads_with_its_gaps() -> None:
     assert len(candles) == 26193
     first = candles[0]
     assert (first.pair, first.timeframe, first.ts, first.open, first.close) == ("XBT/USD", "15m", 1672531200000, 16528.7, 16514.9)
-    steps = {later.ts - earlier.ts for earlier, later in zip(candles, candles[1:])}
+    steps = {later.ts - earlier.ts for earlier, later in zip(candles, candles[1:], strict=False)}
     assert min(steps) == 900_000 and max(steps) > 900_000
 
 

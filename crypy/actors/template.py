@@ -7,6 +7,7 @@ the reason instead of misbehaving in the middle of a run.
 from __future__ import annotations
 
 import tomllib
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
@@ -33,10 +34,19 @@ class DeskLimits(msgspec.Struct, forbid_unknown_fields=True):
     allowed_pairs: list[str] = msgspec.field(default_factory=list)
 
 
+def _default_paper_balance() -> dict[str, Decimal]:
+    return {"USD": Decimal(10000)}
+
+
+class PaperSettings(msgspec.Struct, forbid_unknown_fields=True):
+    balance: dict[str, Decimal] = msgspec.field(default_factory=_default_paper_balance)
+
+
 class DeskTemplate(msgspec.Struct, forbid_unknown_fields=True):
     market_data: MarketDataSettings = msgspec.field(default_factory=MarketDataSettings)
     orders: OrderSettings = msgspec.field(default_factory=OrderSettings)
     limits: DeskLimits = msgspec.field(default_factory=DeskLimits)
+    paper: PaperSettings = msgspec.field(default_factory=PaperSettings)
 
 
 class HolderCriteria(msgspec.Struct, forbid_unknown_fields=True):

@@ -10,13 +10,14 @@ from .engine import MatchingEngine
 from .errors import ExchangeError, InsufficientFunds, OrderRejected, UnknownOrder
 from .exchange import SimConfig, SimExchange
 from .ids import KrakenIds
+from .market_stats import OrderBook, PublicTrade, TickerStats
 from .markets import DEFAULT_MARKETS, MarketSpec
-from .matching import MARKET_BUY_MARGIN, Execution, execution
+from .matching import MARKET_BUY_MARGIN
 from .replay import MAX_ROWS, MarketReplay
 
 __all__ = [
-    "DEFAULT_MARKETS", "FEE_ACCOUNT", "MARKET_BUY_MARGIN", "MAX_ROWS", "ExchangeError", "Execution",
-    "InsufficientFunds", "KrakenIds", "Ledger", "MarketReplay", "MarketSpec", "MatchingEngine", "OrderRejected",
-    "SimConfig", "SimExchange", "UnknownOrder", "bundled_candle_files", "execution", "load_candles",
-    "parse_file_name",
+    "DEFAULT_MARKETS", "FEE_ACCOUNT", "MARKET_BUY_MARGIN", "MAX_ROWS", "ExchangeError", "InsufficientFunds",
+    "KrakenIds", "Ledger", "MarketReplay", "MarketSpec", "MatchingEngine", "OrderBook", "OrderRejected",
+    "PublicTrade", "SimConfig", "SimExchange", "TickerStats", "UnknownOrder", "bundled_candle_files",
+    "load_candles", "parse_file_name",
 ]

@@ -52,10 +52,14 @@ class Ledger:
         self.require(account)
         return self._totals[account].get(asset, Decimal(0)) - self._held[account].get(asset, Decimal(0))
 
-    def hold(self, account: str, asset: str, amount: Decimal) -> None:
+    def check_available(self, account: str, asset: str, amount: Decimal) -> None:
+        """Raise ``InsufficientFunds`` unless ``amount`` could be held now (a dry run, or an increase of a hold)."""
         available = self.available(account, asset)
         if amount > available:
             raise InsufficientFunds(f"{account} needs {amount} {asset} but has {available} available")
+
+    def hold(self, account: str, asset: str, amount: Decimal) -> None:
+        self.check_available(account, asset, amount)
         self._held[account][asset] = self._held[account].get(asset, Decimal(0)) + amount
 
     def release(self, account: str, asset: str, amount: Decimal) -> None:
@@ -65,7 +69,8 @@ class Ledger:
             raise ValueError(f"{account}: releasing {amount} {asset} but only {held} is held")
         self._held[account][asset] = held - amount
 
-    def trade(self, account: str, *, pay: tuple[str, Decimal], receive: tuple[str, Decimal], fee: tuple[str, Decimal]) -> None:
+    def trade(self, account: str, *, pay: tuple[str, Decimal], receive: tuple[str, Decimal],
+              fee: tuple[str, Decimal]) -> None:
         """Swap with the market and pay the fee to the exchange, all or nothing, out of available funds only."""
         deltas: defaultdict[str, Decimal] = defaultdict(Decimal)
         deltas[pay[0]] -= pay[1]

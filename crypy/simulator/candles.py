@@ -29,7 +29,8 @@ def parse_file_name(name: str) -> tuple[str, str]:
     """``kraken_BTCUSD_15m.csv.gz -> ("XBT/USD", "15m")``: crypy names assets as Kraken does (BTC is XBT)."""
     match = _FILE_NAME.match(name)
     if match is None:
-        raise ValueError(f"{name}: cannot tell pair and timeframe from the name (expected e.g. kraken_BTCUSD_15m.csv.gz)")
+        raise ValueError(f"{name}: cannot tell pair and timeframe from the name "
+                         "(expected e.g. kraken_BTCUSD_15m.csv.gz)")
     symbol = match["symbol"]
     quote = next((q for q in _QUOTES if symbol.endswith(q) and len(symbol) > len(q)), None)
     if quote is None:

@@ -90,7 +90,9 @@ class MarketReplay:
             return self._start_ms
         return self._start_ms + round((trio.current_time() - self._t0) * self._speed * 1000)
 
-    def closed_candles(self, pair: str, timeframe: str, since_ms: int | None = None, limit: int = MAX_ROWS) -> list[Candle]:
+    def closed_candles(
+        self, pair: str, timeframe: str, since_ms: int | None = None, limit: int = MAX_ROWS
+    ) -> list[Candle]:
         """Closed candles, like Kraken's OHLC: the latest ``limit`` (at most 720), or the first ``limit`` opening
         at or after ``since_ms`` so that a poller can page forward without missing any."""
         stream = self._streams.get((pair, timeframe))
@@ -105,7 +107,14 @@ class MarketReplay:
         begin = bisect_left(stream.times, since_ms, 0, end)
         return stream.candles[begin : min(end, begin + limit)]
 
-    async def run(self, on_close: Callable[[Candle], None], task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    def published(self, pair: str, timeframe: str) -> list[Candle]:
+        """Every closed candle of one series, without Kraken's row cap: the exchange's own history, not an answer."""
+        stream = self._streams[(pair, timeframe)]
+        return stream.candles[: stream.published]
+
+    async def run(
+        self, on_close: Callable[[Candle], None], task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Publish each candle when market time reaches its close and hand it to ``on_close``, in closing order."""
         if self._t0 is not None:
             raise RuntimeError("a replay runs only once")
@@ -128,6 +137,6 @@ def _stream(label: str, series: list[Candle]) -> _Stream:
     times = [c.ts for c in series]
     if any(c.pair != pair or c.timeframe != timeframe for c in series):
         raise ValueError(f"{label}: mixes pairs or timeframes")
-    if any(later <= earlier for earlier, later in zip(times, times[1:])):
+    if any(later <= earlier for earlier, later in zip(times, times[1:], strict=False)):
         raise ValueError(f"{label}: candle times are not strictly increasing")
     return _Stream(pair=pair, timeframe=timeframe, step=timeframe_ms(timeframe), candles=list(series), times=times)
