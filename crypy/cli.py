@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--template-dir", type=Path, default=None, metavar="DIR",
                      help="directory with desk.toml / holder.toml / trader.toml overriding the shipped templates")
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulator's ids")
+    sim.add_argument("--in-process", action="store_true",
+                     help="connect the desk to the simulator directly instead of through ccxt and Kraken's API")
 
     simulator = commands.add_parser("simulator", help="run the local exchange as a Kraken-compatible server")
     simulator.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -71,6 +73,27 @@ def _parser() -> argparse.ArgumentParser:
     simulator.add_argument("--duration", type=_positive, default=None, metavar="SECONDS",
                            help="stop by itself after this many seconds")
 
+    kraken = commands.add_parser("kraken", help="run the desk on Kraken: live, or --paper on live prices")
+    kraken.add_argument("--paper", action="store_true",
+                        help="paper trading: Kraken's public data, fills by the local matching engine, no API key")
+    kraken.add_argument("--paper-balance", action="append", default=None, metavar="ASSET=AMOUNT",
+                        help="paper balance (repeatable), e.g. USD=10000; default: the desk template's [paper]")
+    kraken.add_argument("--api-url", default=None, metavar="URL",
+                        help="another Kraken-compatible REST server (e.g. a running `crypy simulator`)")
+    kraken.add_argument("--ws-url", default=None, metavar="URL",
+                        help="its WebSocket v2 URL (e.g. ws://127.0.0.1:8901/v2): candles arrive as they close")
+    kraken.add_argument("--key-file", type=Path, default=None, metavar="PATH",
+                        help='live API key as JSON {"apiKey": ..., "secret": ...}; default: $CRYPY_KRAKEN_KEY and '
+                             '$CRYPY_KRAKEN_SECRET')
+    kraken.add_argument("--db", type=Path, default=Path("crypy-kraken.db"), metavar="PATH",
+                        help="journal file (SQLite), default ./crypy-kraken.db")
+    kraken.add_argument("--repl-port", type=_port, default=7100, metavar="PORT",
+                        help="desk REPL port on 127.0.0.1 (default 7100; 0 = any free port)")
+    kraken.add_argument("--template-dir", type=Path, default=None, metavar="DIR",
+                        help="directory with desk.toml / holder.toml / trader.toml overriding the shipped templates")
+    kraken.add_argument("--duration", type=_positive, default=None, metavar="SECONDS",
+                        help="stop by itself after this many seconds and print the summary")
+
     commands.add_parser("ps", help="list the actors of running crypy processes")
     return parser
 
@@ -79,7 +102,8 @@ def _sim(args: argparse.Namespace) -> int:
     from crypy.modes.sim import SimOptions, run_sim
 
     options = SimOptions(speed=args.speed, duration=args.duration, data=args.data, db=args.db,
-                         repl_port=args.repl_port, template_dir=args.template_dir, seed=args.seed)
+                         repl_port=args.repl_port, template_dir=args.template_dir, seed=args.seed,
+                         in_process=args.in_process)
     summary = trio.run(run_sim, options)
     print(summary.render(), flush=True)
     return 0 if summary.balances_match and summary.open_orders == 0 else 1
@@ -95,6 +119,18 @@ def _simulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kraken(args: argparse.Namespace) -> int:
+    from crypy.modes.kraken import KrakenOptions, parse_balance, run_kraken
+
+    options = KrakenOptions(paper=args.paper, api_url=args.api_url, ws_url=args.ws_url,
+                            paper_balance=parse_balance(args.paper_balance) if args.paper_balance else None,
+                            key_file=args.key_file, db=args.db, repl_port=args.repl_port,
+                            template_dir=args.template_dir, duration=args.duration)
+    summary = trio.run(run_kraken, options)
+    print(summary.render(), flush=True)
+    return 0 if summary.open_orders == 0 else 1
+
+
 def _ps(args: argparse.Namespace) -> int:
     found = live_actors()
     if not found:
@@ -107,7 +143,7 @@ def _ps(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, json=args.json_logs)
-    handlers = {"sim": _sim, "simulator": _simulator, "ps": _ps}
+    handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "ps": _ps}
     try:
         try:
             return handlers[args.command](args)

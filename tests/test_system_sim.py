@@ -50,8 +50,9 @@ async def _ask(address: str, line: str) -> str:
     return answer.decode(errors="replace")
 
 
-async def test_traders_trade_and_the_journal_reproduces_the_exchange_balances(tmp_path: Path) -> None:
-    async with open_sim_system(_options(tmp_path)) as (system, _):
+@pytest.mark.parametrize("in_process", [False, True], ids=["through-ccxt", "in-process"])
+async def test_traders_trade_and_the_journal_reproduces_the_exchange_balances(tmp_path: Path, in_process: bool) -> None:
+    async with open_sim_system(_options(tmp_path, in_process=in_process)) as (system, _):
         await _until(lambda: system.desk.fill_count >= 4)
         names = {info.name: info for info in system.runtime.registry.actors()}
         assert {"sim:default", "USD", "XBT", "XBT/USD@USD", "ETH/USD@USD", "XBT/USD@XBT"} <= names.keys()

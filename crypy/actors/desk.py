@@ -42,6 +42,7 @@ from .order_gate import OrderGate
 from .runtime import Runtime
 from .template import Templates
 
+STOP_SWEEPS = 5
 JOURNALED_TOPICS = (Topic.PROPOSALS, Topic.DECISIONS, Topic.SIGNALS, Topic.POSITIONS, Topic.LIFECYCLE)
 
 
@@ -70,6 +71,7 @@ class Desk(Actor):
         self._client_traders: dict[str, str] = {}
         self._fill_cursor = 0
         self._sync_lock = trio.Lock()
+        self._placing = trio.Lock()
 
     def commands(self) -> CommandRegistry:
         return DESK_COMMANDS
@@ -155,6 +157,11 @@ class Desk(Actor):
         await self.runtime.bus.publish(Topic.HISTORY, batch)
 
     async def _place(self, request: OrderRequest) -> None:
+        """Check and send one request; holding ``_placing`` lets the stop hook wait for a send in flight."""
+        async with self._placing:
+            await self._check_and_send(request)
+
+    async def _check_and_send(self, request: OrderRequest) -> None:
         await self.journal.record(request)
         last = self.last_price(request.pair)
         if self.halted:
@@ -242,9 +249,21 @@ class Desk(Actor):
                 await self.journal.record(event)
 
     async def on_stop(self) -> None:
-        """Cancel every open order of the account, follow them to their end, and flush the journal."""
-        for order in await self.exchange.open_orders():
-            await self.cancel(order.id)
+        """Halt, cancel every open order of the account, follow them to their end, and flush the journal.
+
+        Halting first refuses requests still queued; taking ``_placing`` waits out a send already in flight,
+        so no order can reach the exchange after the cancel sweep. Sweeps repeat while orders remain
+        (a cancel can race a fill, or an exchange can answer late).
+        """
+        self.halted = True
+        async with self._placing:
+            pass
+        for _ in range(STOP_SWEEPS):
+            still_open = await self.exchange.open_orders()
+            if not still_open:
+                break
+            for order in still_open:
+                await self.cancel(order.id)
         await self._sync_orders()
         await self._refresh_balances()
         await self.journal.flush()

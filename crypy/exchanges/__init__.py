@@ -1,5 +1,5 @@
 """Adapters to the outside world, behind one async interface. They know nothing of actors."""
 
-from .base import Exchange, ExchangeError, OrderRejected
+from .base import Capabilities, Exchange, ExchangeAuthError, ExchangeError, ExchangeUnavailable, OrderRejected
 
-__all__ = ["Exchange", "ExchangeError", "OrderRejected"]
+__all__ = ["Capabilities", "Exchange", "ExchangeAuthError", "ExchangeError", "ExchangeUnavailable", "OrderRejected"]

@@ -1,16 +1,18 @@
 """The one async interface through which the desk reaches any exchange.
 
-Adapters (in-process simulator now; ccxt/Kraken and paper later) translate this interface to their
-exchange. They know nothing of actors. Failures are ``ExchangeError``; an order the exchange refused is
-``OrderRejected`` with the exchange's own reason.
+Adapters (in-process simulator, ccxt/Kraken, paper) translate this interface to their exchange. They know
+nothing of actors. Failures are ``ExchangeError``; an order the exchange refused is ``OrderRejected`` with the
+exchange's own reason; ``ExchangeUnavailable`` means the same request may succeed later, ``ExchangeAuthError``
+that it never will with these credentials.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderType, Side, Ticker
+from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderType, Side, Ticker, TimeInForce
 
 
 class ExchangeError(Exception):
@@ -19,6 +21,33 @@ class ExchangeError(Exception):
 
 class OrderRejected(ExchangeError):
     """The exchange refused an order; the message is its reason (e.g. ``EOrder:Insufficient funds``)."""
+
+
+class ExchangeAuthError(ExchangeError):
+    """The exchange refused the credentials or their permissions: retrying cannot help, a human must act."""
+
+
+class ExchangeUnavailable(ExchangeError):
+    """The exchange could not be reached, timed out, or said it is busy: the request may succeed later.
+
+    For an order this is the ambiguous case: it may or may not have been placed.
+    """
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an exchange lets an account do, so that the desk adapts instead of learning from rejections.
+
+    ``pair_status`` names the pairs that do not trade normally (Kraken: ``cancel_only``, ``post_only``,
+    ``limit_only``, ``reduce_only``...); pairs absent from it are fully tradable.
+    """
+
+    order_types: frozenset[OrderType]
+    time_in_force: frozenset[TimeInForce] = frozenset({TimeInForce.GTC})
+    post_only: bool = False
+    amend: bool = False
+    max_candles: int = 720
+    pair_status: dict[str, str] = field(default_factory=dict)
 
 
 class Exchange(Protocol):
@@ -30,6 +59,8 @@ class Exchange(Protocol):
     def now_ms(self) -> int:
         """The exchange's time: wall time live, the replayed market time in a simulation."""
         ...
+
+    async def capabilities(self) -> Capabilities: ...
 
     async def markets(self) -> dict[str, MarketInfo]: ...
 
@@ -46,7 +77,19 @@ class Exchange(Protocol):
     async def balances(self) -> dict[str, Balance]: ...
 
     async def place_order(self, *, client_id: str, pair: str, side: Side, order_type: OrderType, amount: Decimal,
-                          price: Decimal | None = None) -> Order: ...
+                          price: Decimal | None = None, trigger_price: Decimal | None = None,
+                          trailing_offset: Decimal | None = None, trailing_percent: bool = False,
+                          post_only: bool = False, time_in_force: TimeInForce = TimeInForce.GTC,
+                          expire_ts: int = 0) -> Order:
+        """Place an order once, even across retries. The fields mean what they mean in ``OrderRequest``:
+        ``price`` is the limit price, ``trigger_price`` a stop/take-profit trigger, ``trailing_offset`` a
+        trailing stop's distance (a percent when ``trailing_percent``)."""
+        ...
+
+    async def amend_order(self, order_id: str, *, amount: Decimal | None = None, price: Decimal | None = None,
+                          trigger_price: Decimal | None = None) -> Order:
+        """Change a live order in place (keeping its queue priority where the exchange allows)."""
+        ...
 
     async def cancel_order(self, order_id: str) -> Order: ...
 
@@ -56,4 +99,8 @@ class Exchange(Protocol):
 
     async def fills_since(self, cursor: int) -> tuple[list[Fill], int]:
         """Fills after ``cursor`` (0 = from the start) and the cursor to pass next time."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the adapter is not used afterwards."""
         ...

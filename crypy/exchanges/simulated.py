@@ -14,17 +14,17 @@ from typing import TypeVar
 
 import trio
 
-from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderType, Side, Ticker
+from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderType, Side, Ticker, TimeInForce
 from crypy.simulator import SimExchange
 from crypy.simulator import errors as sim_errors
 
-from .base import ExchangeError, OrderRejected
+from .base import Capabilities, ExchangeError, OrderRejected
 
 T = TypeVar("T")
 
 
 @contextmanager
-def _translated() -> Iterator[None]:
+def translated_sim_errors() -> Iterator[None]:
     """The simulator's errors as the exchange interface's, keeping Kraken's reason string."""
     try:
         yield
@@ -49,8 +49,14 @@ class SimulatedExchange:
 
     async def _call(self, fn: Callable[[], T]) -> T:
         await trio.lowlevel.checkpoint()
-        with _translated():
+        with translated_sim_errors():
             return fn()
+
+    async def capabilities(self) -> Capabilities:
+        """The matching engine handles every order type crypy knows, amendments and post-only orders."""
+        await trio.lowlevel.checkpoint()
+        return Capabilities(order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), post_only=True,
+                            amend=True)
 
     async def markets(self) -> dict[str, MarketInfo]:
         return await self._call(self.sim.markets)
@@ -68,9 +74,19 @@ class SimulatedExchange:
         return await self._call(lambda: self.sim.balances(self.account))
 
     async def place_order(self, *, client_id: str, pair: str, side: Side, order_type: OrderType, amount: Decimal,
-                          price: Decimal | None = None) -> Order:
-        return await self._call(lambda: self.sim.place_order(self.account, client_id, pair, side, order_type, amount,
-                                                             price))
+                          price: Decimal | None = None, trigger_price: Decimal | None = None,
+                          trailing_offset: Decimal | None = None, trailing_percent: bool = False,
+                          post_only: bool = False, time_in_force: TimeInForce = TimeInForce.GTC,
+                          expire_ts: int = 0) -> Order:
+        return await self._call(lambda: self.sim.place_order(
+            self.account, client_id, pair, side, order_type, amount, price, trigger_price=trigger_price,
+            trailing_offset=trailing_offset, trailing_percent=trailing_percent, post_only=post_only,
+            time_in_force=time_in_force, expire_ts=expire_ts))
+
+    async def amend_order(self, order_id: str, *, amount: Decimal | None = None, price: Decimal | None = None,
+                          trigger_price: Decimal | None = None) -> Order:
+        return await self._call(lambda: self.sim.amend_order(self.account, order_id, amount=amount, price=price,
+                                                             trigger_price=trigger_price))
 
     async def cancel_order(self, order_id: str) -> Order:
         return await self._call(lambda: self.sim.cancel_order(self.account, order_id))
@@ -84,3 +100,7 @@ class SimulatedExchange:
     async def fills_since(self, cursor: int) -> tuple[list[Fill], int]:
         fills = await self._call(lambda: self.sim.fills(self.account, cursor))
         return fills, cursor + len(fills)
+
+    async def close(self) -> None:
+        """Nothing to release: the simulator lives in this process."""
+        await trio.lowlevel.checkpoint()

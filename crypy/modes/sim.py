@@ -1,13 +1,16 @@
 """``crypy sim``: the whole system on the embedded simulator, offline and with zero configuration.
 
 One process runs the simulator (replaying real Kraken candles on an accelerated clock), the journal
-writer, and the actor tree Desk -> Holders -> Traders. The run ends on Ctrl-C, after ``--duration``
-seconds, or when the data runs out; in every case the desk stops its traders, cancels open orders and
-flushes the journal before the summary is printed.
+writer, and the actor tree Desk -> Holders -> Traders. By default the simulator serves Kraken's REST and
+WebSocket API on free loopback ports and the desk reaches it through the ccxt Kraken client, the very path
+it takes to the real Kraken; ``in_process`` connects the desk to the simulator directly instead. The run
+ends on Ctrl-C, after ``--duration`` seconds, or when the data runs out; in every case the desk stops its
+traders, cancels open orders and flushes the journal before the summary is printed.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,8 +22,12 @@ import trio
 
 from crypy.actors.registry import format_actors
 from crypy.actors.template import load_templates
+from crypy.exchanges import Exchange
+from crypy.exchanges.ccxt_kraken import KrakenCcxtExchange
 from crypy.exchanges.simulated import SimulatedExchange
 from crypy.simulator import SimConfig, SimExchange
+from crypy.simulator.config import KrakenServerConfig
+from crypy.simulator.kraken.server import KrakenEndpoints, serve_kraken
 
 from .summary import RunSummary
 from .system import RunningSystem, open_system, wait_for_stop
@@ -37,6 +44,20 @@ class SimOptions:
     repl_port: int = 7100
     template_dir: Path | None = None
     seed: int = 0
+    in_process: bool = False
+
+
+async def _exchange(sim: SimExchange, nursery: trio.Nursery, in_process: bool) -> Exchange:
+    """The desk's way to the simulator: ccxt over Kraken's API on loopback, or direct calls."""
+    if in_process:
+        return SimulatedExchange(sim, ACCOUNT)
+    # The replay runs thousands of times faster than real time, so Kraken's per-second rate limits would
+    # only throttle the desk into missing candles: they are off here (``crypy simulator`` keeps them).
+    endpoints: KrakenEndpoints = await nursery.start(functools.partial(
+        serve_kraken, sim, KrakenServerConfig(rate_limits=False), accounts=[ACCOUNT]))
+    credentials = endpoints.credentials[ACCOUNT]
+    return KrakenCcxtExchange(credentials.api_key, credentials.secret, account=ACCOUNT, name="sim",
+                              rest_url=endpoints.rest_url, rate_limit=False, clock=sim.now_ms)
 
 
 @asynccontextmanager
@@ -48,9 +69,13 @@ async def open_sim_system(options: SimOptions) -> AsyncIterator[tuple[RunningSys
     sim = SimExchange(config)
     async with trio.open_nursery() as nursery:
         await nursery.start(sim.run)
-        exchange = SimulatedExchange(sim, ACCOUNT)
-        async with open_system(exchange, templates=templates, db=options.db, repl_port=options.repl_port) as system:
-            yield system, sim
+        exchange = await _exchange(sim, nursery, options.in_process)
+        try:
+            async with open_system(exchange, templates=templates, db=options.db,
+                                   repl_port=options.repl_port) as system:
+                yield system, sim
+        finally:
+            await exchange.close()
         nursery.cancel_scope.cancel()
 
 

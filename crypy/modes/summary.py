@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from crypy.protocols import Fill, Order, Side
-from crypy.repl.tables import format_table, format_utc
+from crypy.repl.tables import format_table, format_utc, plain
 
 
 def balances_from_fills(initial: Mapping[str, Decimal], fills: Iterable[Fill]) -> dict[str, Decimal]:
@@ -66,7 +66,7 @@ class RunSummary:
             f"candles replayed: {self.candles}",
             f"orders: {len(self.orders)} (open: {self.open_orders})",
             f"trades: {len(self.fills)}",
-            "fees: " + (", ".join(f"{v} {k}" for k, v in sorted(fees.items())) or "0"),
+            "fees: " + (", ".join(f"{plain(v)} {k}" for k, v in sorted(fees.items())) or "0"),
             "balances:",
             format_table(["asset", "start", "end", "change"], rows),
             "balances check: " + ("journal fills reproduce the exchange balances exactly" if self.balances_match

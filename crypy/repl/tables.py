@@ -11,7 +11,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, em
     """Columns padded to their widest cell; numbers and Decimals right-aligned, text left-aligned."""
     if not rows:
         return empty
-    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
     lines = []
@@ -19,6 +19,21 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, em
         parts = [cell.rjust(w) if num else cell.ljust(w) for cell, w, num in zip(row, widths, numeric, strict=True)]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)
+
+
+def plain(amount: Decimal) -> str:
+    """An exact amount without exponents: ``0E-8`` reads ``0``, ``1E+4`` reads ``10000``, digits are kept."""
+    if amount == 0:
+        return "0"
+    return format(amount, "f")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return plain(value)
+    return str(value)
 
 
 def _is_number(value: object) -> bool:
