@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import queue
 import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,62 +17,10 @@ from crypy.modes.summary import balances_from_fills
 from crypy.store import JournalReader
 
 from .conftest import EAGER_TEMPLATES
-
-CRYPY = [sys.executable, "-m", "crypy.cli"]
-
-
-class RunningSim:
-    """A ``crypy sim`` child process whose output lines are collected by a thread."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        for line in self.lines:
-            if match := re.search(pattern, line):
-                return match
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
-            if match := re.search(pattern, line):
-                return match
-        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.lines[-40:])}")
-
-    def finish(self, timeout: float = 60.0) -> str:
-        self.process.wait(timeout=timeout)
-        while (line := self._queue.get(timeout=5)) is not None:
-            self.lines.append(line)
-        return "".join(self.lines)
+from .processes import CRYPY, RunningCrypy, crypy_sim
 
 
-@contextmanager
-def crypy_sim(*args: str, env: dict[str, str] | None = None) -> Iterator[RunningSim]:
-    process = subprocess.Popen([*CRYPY, "sim", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, **(env or {})})
-    try:
-        yield RunningSim(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def _desk_port(sim: RunningSim) -> int:
+def _desk_port(sim: RunningCrypy) -> int:
     return int(sim.wait_for(r"desk REPL: telnet 127\.0\.0\.1 (\d+)").group(1))
 
 
