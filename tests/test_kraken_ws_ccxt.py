@@ -47,7 +47,9 @@ async def watch_market(exchange: Any) -> None:
     assert len(candles) == 720 and all(candle[0] % 900_000 == 0 for candle in candles)
     newest = candles[-1][0]
     candles = await soon(exchange.watch_ohlcv(SYMBOL, "15m"))
-    assert candles[-1][0] == newest + 900_000 and candles[-1][2] >= candles[-1][3]
+    # under load more than one candle may close before the watch resolves: newer, on the grid, well-formed
+    assert candles[-1][0] > newest and (candles[-1][0] - newest) % 900_000 == 0
+    assert candles[-1][2] >= candles[-1][3]
 
     tape = await soon(exchange.watch_trades(SYMBOL))
     assert len(tape) == 50 and {trade["side"] for trade in tape} <= {"buy", "sell"}
