@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import msgspec
@@ -10,7 +11,8 @@ import pytest
 from crypy.actors import approval as approvals
 from crypy.actors.order_gate import OrderGate
 from crypy.actors.template import DeskLimits
-from crypy.protocols import Fill, MarketInfo, OrderRequest, OrderType, Side
+from crypy.exchanges import Capabilities
+from crypy.protocols import Fill, MarketInfo, OrderRequest, OrderType, Side, TimeInForce
 
 XBT_USD = MarketInfo(pair="XBT/USD", base="XBT", quote="USD", price_decimals=1, amount_decimals=8,
                      min_amount="0.0001", min_cost="0.5", maker_fee="0.0016", taker_fee="0.0026")
@@ -127,3 +129,35 @@ def test_a_tampered_field_breaks_the_signature() -> None:
     assert approvals.verify(KEY, approval)
     for change in ({"pair": "ETH/USD"}, {"expires": 10**12}, {"trader": "other"}, {"asset": "XBT"}):
         assert not approvals.verify(KEY, msgspec.structs.replace(approval, **change))
+
+
+def _capable(**changes: object) -> OrderGate:
+    caps = Capabilities(order_types=frozenset({OrderType.MARKET, OrderType.LIMIT}), post_only=False)
+    gate = _gate()
+    gate.capabilities = dataclasses.replace(caps, **changes)  # type: ignore[arg-type]
+    return gate
+
+
+@pytest.mark.parametrize(
+    ("changes", "request_", "reason"),
+    [
+        ({}, _request(approval=_approval(), order_type=OrderType.STOP_LOSS, price=None), "does not offer stop-loss"),
+        ({}, _request(approval=_approval(), order_type=OrderType.LIMIT, price="19000"), None),
+        ({}, msgspec.structs.replace(_request(approval=_approval(), order_type=OrderType.LIMIT, price="19000"),
+                                     post_only=True), "does not offer post-only"),
+        ({}, msgspec.structs.replace(_request(approval=_approval()), time_in_force=TimeInForce.IOC),
+         "does not offer time in force ioc"),
+        ({"pair_status": {"XBT/USD": "cancel_only"}}, _request(approval=_approval()), "cancel_only mode"),
+        ({"pair_status": {"XBT/USD": "limit_only"}}, _request(approval=_approval()), "limit_only mode"),
+        ({"pair_status": {"XBT/USD": "post_only"}, "post_only": True},
+         _request(approval=_approval(), order_type=OrderType.LIMIT, price="19000"), "post_only mode"),
+        ({"pair_status": {"ETH/USD": "cancel_only"}}, _request(approval=_approval()), None),
+    ],
+)
+def test_the_gate_refuses_what_the_exchange_does_not_offer(changes: dict[str, object], request_: OrderRequest,
+                                                           reason: str | None) -> None:
+    refusal = _check(_capable(**changes), request_)
+    if reason is None:
+        assert refusal is None
+    else:
+        assert refusal is not None and reason in refusal

@@ -16,7 +16,7 @@ from decimal import Decimal
 import msgspec
 import trio
 
-from crypy.exchanges import Exchange, ExchangeError, OrderRejected
+from crypy.exchanges import Capabilities, Exchange, ExchangeError, OrderRejected
 from crypy.protocols import (
     BalanceSnapshot,
     CancelRequest,
@@ -66,6 +66,7 @@ class Desk(Actor):
         self.candle_count = 0
         self.refusals: deque[OrderRefused] = deque(maxlen=200)
         self.halted = False
+        self.capabilities: Capabilities | None = None
         self._holder_keys: dict[str, bytes] = {}
         self.gate = OrderGate(self._holder_keys, self.template.limits)
         self._client_traders: dict[str, str] = {}
@@ -86,6 +87,8 @@ class Desk(Actor):
 
     async def setup(self, nursery: trio.Nursery) -> None:
         bus = self.runtime.bus
+        self.capabilities = await self.exchange.capabilities()
+        self.gate.capabilities = self.capabilities
         self.markets = await self._tradable_markets()
         for pair in self.markets:
             candles = await self.exchange.candles(pair, self.timeframe, limit=self.template.market_data.history)
@@ -175,9 +178,11 @@ class Desk(Actor):
             await self._refuse(request, reason)
             return
         try:
-            order = await self.exchange.place_order(client_id=request.client_id, pair=request.pair,
-                                                    side=request.side, order_type=request.order_type,
-                                                    amount=request.amount, price=request.price)
+            order = await self.exchange.place_order(
+                client_id=request.client_id, pair=request.pair, side=request.side, order_type=request.order_type,
+                amount=request.amount, price=request.price, trigger_price=request.trigger_price,
+                trailing_offset=request.trailing_offset, trailing_percent=request.trailing_percent,
+                post_only=request.post_only, time_in_force=request.time_in_force, expire_ts=request.expire_ts)
         except (OrderRejected, ExchangeError) as exc:
             self.gate.on_order_closed(request.trader, request.client_id)
             await self._refuse(request, f"exchange: {exc}")

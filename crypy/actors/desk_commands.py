@@ -28,6 +28,7 @@ async def status(session: Session) -> str:
         ("exchange time", format_utc(desk.exchange.now_ms())),
         ("trading", "halted" if desk.halted else "active"),
         ("pairs", ", ".join(f"{pair} ({desk.timeframe})" for pair in desk.markets) or "-"),
+        ("order types", ", ".join(sorted(desk.capabilities.order_types)) if desk.capabilities else "-"),
         ("candles", desk.candle_count),
         ("open orders", len(desk.open_orders)),
         ("orders", len(desk.orders)),

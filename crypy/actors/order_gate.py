@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from crypy.protocols import Fill, MarketInfo, OrderRequest, OrderType, Side
 
+from crypy.exchanges.base import Capabilities
+
 from .approval import verify
 from .ledger import CapitalLedger
 from .template import DeskLimits
@@ -34,9 +36,11 @@ def _order_price(request: OrderRequest, last_price: Decimal) -> Decimal:
 
 
 class OrderGate:
-    def __init__(self, holder_keys: dict[str, bytes], limits: DeskLimits) -> None:
+    def __init__(self, holder_keys: dict[str, bytes], limits: DeskLimits,
+                 capabilities: Capabilities | None = None) -> None:
         self._keys = holder_keys
         self.limits = limits
+        self.capabilities = capabilities
         self.ledgers: dict[str, TraderLedger] = {}
 
     def check(self, request: OrderRequest, *, market: MarketInfo | None, last_price: Decimal,
@@ -73,6 +77,9 @@ class OrderGate:
             return f"approval {approval.id} is for {approval.asset}, not traded on {request.pair}"
         if now_ms > approval.expires:
             return f"approval {approval.id} expired"
+        unsupported = self._unsupported(request)
+        if unsupported is not None:
+            return unsupported
         if request.amount <= 0:
             return "amount must be positive"
         if request.order_type is OrderType.LIMIT and (request.price is None or request.price <= 0):
@@ -95,6 +102,26 @@ class OrderGate:
             room = ledger.acquired - sum(ledger.pending_return.values())
             if estimate > room:
                 return f"{request.trader} holds {max(room, Decimal(0))} {ledger.other}, order needs {estimate}"
+        return None
+
+    def _unsupported(self, request: OrderRequest) -> str | None:
+        """What the exchange reported it cannot do for this request (None before it reported anything)."""
+        caps = self.capabilities
+        if caps is None:
+            return None
+        if request.order_type not in caps.order_types:
+            return f"the exchange does not offer {request.order_type} orders"
+        if request.post_only and not caps.post_only:
+            return "the exchange does not offer post-only orders"
+        if request.time_in_force not in caps.time_in_force:
+            return f"the exchange does not offer time in force {request.time_in_force}"
+        status = caps.pair_status.get(request.pair)
+        if status == "cancel_only":
+            return f"{request.pair} is in cancel_only mode: no new orders"
+        if status == "post_only" and not request.post_only:
+            return f"{request.pair} is in post_only mode: only post-only orders"
+        if status == "limit_only" and not request.order_type.has_limit_price:
+            return f"{request.pair} is in limit_only mode: only limit orders"
         return None
 
     def _ledger(self, request: OrderRequest, market: MarketInfo) -> TraderLedger:
