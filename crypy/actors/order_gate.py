@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from crypy.protocols import Fill, MarketInfo, OrderRequest, OrderType, Side
-
 from crypy.exchanges.base import Capabilities
+from crypy.protocols import Fill, MarketInfo, OrderRequest, OrderType, Side
 
 from .approval import verify
 from .ledger import CapitalLedger
