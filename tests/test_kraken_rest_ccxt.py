@@ -249,6 +249,19 @@ def test_edit_order_amends_in_place(client: ccxt.kraken) -> None:
     assert balances(client)["ZUSD"][1] == buy_hold(price - 50, "0.02")
 
 
+def test_legacy_edit_order_keeps_the_order(client: ccxt.kraken) -> None:
+    price = far_below(client)
+    order = client.create_order(SYMBOL, "limit", "buy", 0.01, price)
+    answer = client.private_post_editorder({"txid": order["id"], "pair": "XBTUSD", "volume": "0.03"})["result"]
+    assert (answer["txid"], answer["originaltxid"], answer["volume"]) == (order["id"], order["id"], "0.03000000")
+    assert client.fetch_order(order["id"])["amount"] == 0.03
+
+
+def test_websockets_token(client: ccxt.kraken) -> None:
+    answer = client.private_post_getwebsocketstoken()["result"]
+    assert answer["expires"] == 900 and len(answer["token"]) >= 32
+
+
 def test_trading_fee(client: ccxt.kraken) -> None:
     fee = client.fetch_trading_fee(SYMBOL)
     assert (fee["maker"], fee["taker"]) == (0.0016, 0.0026)

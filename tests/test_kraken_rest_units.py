@@ -13,7 +13,15 @@ from crypy.protocols import Order, OrderStatus, OrderType, Side, TimeInForce
 from crypy.simulator import DEFAULT_MARKETS, ExchangeError
 from crypy.simulator.config import ConfigError, EndpointFaults, Faults, KrakenServerConfig, Latency, load_config
 from crypy.simulator.kraken import naming
-from crypy.simulator.kraken.auth import INVALID_KEY, INVALID_NONCE, INVALID_SIGNATURE, LOCKOUT, AuthError, Authenticator, sign
+from crypy.simulator.kraken.auth import (
+    INVALID_KEY,
+    INVALID_NONCE,
+    INVALID_SIGNATURE,
+    LOCKOUT,
+    Authenticator,
+    AuthError,
+    sign,
+)
 from crypy.simulator.kraken.credentials import KeyRing, new_credentials
 from crypy.simulator.kraken.faults import Faults as FaultPlan
 from crypy.simulator.kraken.formats import describe, fixed, rfc1123, seconds_text

@@ -31,9 +31,6 @@ class Params:
     def __contains__(self, name: str) -> bool:
         return name in self._values
 
-    def keys(self) -> list[str]:
-        return list(self._values)
-
     def raw(self, name: str) -> Any:
         return self._values.get(name)
 

@@ -76,7 +76,8 @@ class AccountApi:
         closetime = params.text("closetime", "both")
         if closetime not in ("open", "close", "both"):
             raise invalid("closetime", "open, close or both")
-        orders = _newest_first(_filtered(self._sim.closed_orders(account), params), lambda order: order.closed)
+        orders = _filtered(self._sim.closed_orders(account), params)
+        orders.sort(key=lambda order: order.closed, reverse=True)
         start, end = self._bound(account, params, "start"), self._bound(account, params, "end")
         orders = [order for order in orders if _in_range(_order_times(order, closetime), start, end)]
         offset = params.integer("ofs", 0) or 0
@@ -127,6 +128,7 @@ class AccountApi:
         return {"token": self._tokens.issue(account, self._sim.now_ms()), "expires": 900}
 
     def _balances(self, account: str) -> list[tuple[Any, Any]]:
+        """The account's balances under Kraken's asset names; an asset Kraken's naming table lacks is left out."""
         balances = self._sim.balances(account)
         return [(names, balances[name]) for name in balances if (names := kraken_asset(name)) is not None]
 
@@ -196,10 +198,6 @@ def _filtered(orders: list[Order], params: Params) -> list[Order]:
         order for order in orders
         if (userref is None or order.userref == userref) and (client_id is None or order.client_id == client_id)
     ]
-
-
-def _newest_first(orders: list[Order], key: Callable[[Order], int]) -> list[Order]:
-    return sorted(orders, key=key, reverse=True)
 
 
 def _order_times(order: Order, closetime: str) -> list[int]:

@@ -37,7 +37,7 @@ TIERS: dict[str, Tier] = {
     "pro": Tier(rest_max=20, rest_decay=1.0, trading_max=180, trading_decay=3.75),
 }
 
-TRADING_METHODS = frozenset(
+TRADING_LIMITED = frozenset(
     {"AddOrder", "AddOrderBatch", "AmendOrder", "EditOrder", "CancelOrder", "CancelOrderBatch"}
 )
 """Private methods the REST counter skips: the trading counter covers them."""
@@ -86,7 +86,7 @@ class RestLimiter:
         self._counters: dict[str, _Counter] = {}
 
     def charge(self, api_key: str, method: str, now: float) -> None:
-        if method in TRADING_METHODS:
+        if method in TRADING_LIMITED:
             return
         cost = 2 if method in _HEAVY_METHODS else 1
         if not self._counters.setdefault(api_key, _Counter(at=now)).try_add(

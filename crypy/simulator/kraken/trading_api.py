@@ -154,6 +154,11 @@ class TradingApi:
             raise invalid("pair", f"{order.id} trades {order.pair}")
         if "oflags" in params and ("post" in params.names("oflags")) != order.post_only:
             raise invalid("oflags", "the simulator cannot change an order's flags")
+        if params.integer("userref", order.userref) != order.userref:
+            raise invalid("userref", "an amended order keeps its userref")
+        for name in ("starttm", "expiretm"):
+            if name in params:
+                raise invalid(name, "an amended order keeps its times")
         last = self._last(order.pair)
         first = _price(params.text("price"), "price", last)
         second = _price(params.text("price2"), "price2", last)
@@ -195,7 +200,9 @@ class TradingApi:
     def cancel_order_batch(self, account: str, params: Params) -> object:
         """Up to 50 order ids or userrefs (``orders``) and client order ids (``cl_ord_ids``); unknown ones are
         skipped."""
-        names = [_batch_name(item) for item in params.raw("orders") or []] + params.names("cl_ord_ids")
+        items = params.raw("orders")
+        named = [_batch_name(item) for item in items] if isinstance(items, list) else params.names("orders")
+        names = named + params.names("cl_ord_ids")
         if not 1 <= len(names) <= MAX_CANCEL_BATCH:
             raise invalid("orders", f"1 to {MAX_CANCEL_BATCH} orders")
         wanted = set(names)
