@@ -13,9 +13,11 @@ from crypy.actors.approval import new_key, sign
 from crypy.actors.bus import Topic
 from crypy.actors.registry import ActorState
 from crypy.actors.trader import Trader
+from crypy.exchanges.ccxt_kraken import KrakenCcxtExchange
 from crypy.modes.sim import SimOptions, open_sim_system
 from crypy.modes.system import RunningSystem
 from crypy.protocols import OrderRefused, OrderRequest, OrderType, Side
+from crypy.simulator.config import EndpointFaults, Faults, KrakenServerConfig
 from crypy.store import JournalReader
 
 from .conftest import EAGER_TEMPLATES
@@ -153,3 +155,26 @@ async def test_every_repl_answers_and_survives_bad_lines(tmp_path: Path) -> None
         assert registry.get("sim:default").state is ActorState.RUNNING
 
 
+
+
+async def test_under_injected_exchange_faults_the_desk_places_each_order_once(tmp_path: Path) -> None:
+    """15% of AddOrder calls fail with EService:Unavailable and 10% are held past an answer (placed or not)."""
+    faults = Faults(endpoints={"AddOrder": EndpointFaults(error_rate=0.15, timeout_rate=0.10)}, timeout_seconds=0.5)
+    server = KrakenServerConfig(rate_limits=False, faults=faults, seed=7)
+    async with open_sim_system(_options(tmp_path, server=server)) as (system, sim):
+        await _until(lambda: len(system.desk.orders) >= 25, timeout=60)
+    summary = system.summary()
+    placed = sim.orders("default")
+    per_client_id: dict[str, int] = {}
+    for order in placed:
+        per_client_id[order.client_id] = per_client_id.get(order.client_id, 0) + 1
+    assert max(per_client_id.values()) == 1, "an order was placed twice on the exchange"
+    with JournalReader(tmp_path / "journal.db") as journal:
+        journaled = {order.id for order in journal.orders()}
+        refused = {r.client_id for r in journal.refusals()}
+    assert journaled <= {order.id for order in placed}, "the journal knows an order the exchange never had"
+    exchange = system.exchange
+    assert isinstance(exchange, KrakenCcxtExchange)
+    crypy_ids = {exchange.client_id_for(order.client_id) for order in placed}  # Kraken's cl_ord_id -> crypy's
+    assert crypy_ids <= {o.client_id for o in summary.orders} | refused, "an order the desk lost track of"
+    assert summary.open_orders == 0 and summary.balances_match, summary.render()

@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from decimal import Decimal
 
 import msgspec
 import trio
 
-from crypy.exchanges import Capabilities, Exchange, ExchangeError, OrderRejected
+from crypy.exchanges import Capabilities, Exchange, ExchangeError, ExchangeUnavailable, OrderRejected
 from crypy.protocols import (
     BalanceSnapshot,
     CancelRequest,
@@ -42,7 +43,21 @@ from .order_gate import OrderGate
 from .runtime import Runtime
 from .template import Templates
 
+T = TypeVar("T")
 STOP_SWEEPS = 5
+START_TRIES = 8
+
+
+async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """``call``, tried again with a growing pause while the exchange is only temporarily unavailable."""
+    for attempt in range(START_TRIES):
+        try:
+            return await call()
+        except ExchangeUnavailable:
+            if attempt == START_TRIES - 1:
+                raise
+            await trio.sleep(min(0.2 * 2**attempt, 3.0))
+    raise AssertionError("unreachable")
 JOURNALED_TOPICS = (Topic.PROPOSALS, Topic.DECISIONS, Topic.SIGNALS, Topic.POSITIONS, Topic.LIFECYCLE)
 
 
@@ -66,6 +81,7 @@ class Desk(Actor):
         self.candle_count = 0
         self.refusals: deque[OrderRefused] = deque(maxlen=200)
         self.halted = False
+        self.exchange_errors = 0
         self.capabilities: Capabilities | None = None
         self._holder_keys: dict[str, bytes] = {}
         self.gate = OrderGate(self._holder_keys, self.template.limits)
@@ -87,13 +103,14 @@ class Desk(Actor):
 
     async def setup(self, nursery: trio.Nursery) -> None:
         bus = self.runtime.bus
-        self.capabilities = await self.exchange.capabilities()
+        self.capabilities = await _patiently(self.exchange.capabilities)
         self.gate.capabilities = self.capabilities
-        self.markets = await self._tradable_markets()
+        self.markets = await _patiently(self._tradable_markets)
         for pair in self.markets:
-            candles = await self.exchange.candles(pair, self.timeframe, limit=self.template.market_data.history)
+            candles = await _patiently(functools.partial(self.exchange.candles, pair, self.timeframe,
+                                                         limit=self.template.market_data.history))
             self.history[pair] = deque(candles, maxlen=self.template.market_data.history)
-        await self._refresh_balances()
+        await _patiently(self._refresh_balances)
         nursery.start_soon(self._serve_requests, bus.subscribe(Topic.ORDER_REQUESTS, Topic.HISTORY_REQUESTS))
         nursery.start_soon(self._journal_events, bus.subscribe(*JOURNALED_TOPICS))
         nursery.start_soon(self._every, self.template.market_data.poll_seconds, self._poll_candles)
@@ -119,10 +136,14 @@ class Desk(Actor):
                                     markets=markets, timeframe=self.timeframe, templates=self.templates, key=key)
         await self.children.start(factory)
 
-    @staticmethod
-    async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` every ``seconds``; an exchange failure is logged and the next round tries again."""
         while True:
-            await job()
+            try:
+                await job()
+            except ExchangeError as exc:
+                self.exchange_errors += 1
+                self.log.warning("exchange call failed, retrying next round", job=job.__name__, error=str(exc))
             await trio.sleep(seconds)
 
     async def _poll_candles(self) -> None:

@@ -34,6 +34,7 @@ async def status(session: Session) -> str:
         ("orders", len(desk.orders)),
         ("fills", desk.fill_count),
         ("refusals", len(desk.refusals)),
+        ("exchange errors", desk.exchange_errors),
         ("actors", len(registry.actors())),
     ])
 

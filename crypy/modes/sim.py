@@ -14,7 +14,7 @@ import functools
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -45,16 +45,17 @@ class SimOptions:
     template_dir: Path | None = None
     seed: int = 0
     in_process: bool = False
-
-
-async def _exchange(sim: SimExchange, nursery: trio.Nursery, in_process: bool) -> Exchange:
-    """The desk's way to the simulator: ccxt over Kraken's API on loopback, or direct calls."""
-    if in_process:
-        return SimulatedExchange(sim, ACCOUNT)
     # The replay runs thousands of times faster than real time, so Kraken's per-second rate limits would
     # only throttle the desk into missing candles: they are off here (``crypy simulator`` keeps them).
+    server: KrakenServerConfig = field(default_factory=lambda: KrakenServerConfig(rate_limits=False))
+
+
+async def _exchange(sim: SimExchange, nursery: trio.Nursery, options: SimOptions) -> Exchange:
+    """The desk's way to the simulator: ccxt over Kraken's API on loopback, or direct calls."""
+    if options.in_process:
+        return SimulatedExchange(sim, ACCOUNT)
     endpoints: KrakenEndpoints = await nursery.start(functools.partial(
-        serve_kraken, sim, KrakenServerConfig(rate_limits=False), accounts=[ACCOUNT]))
+        serve_kraken, sim, options.server, accounts=[ACCOUNT]))
     credentials = endpoints.credentials[ACCOUNT]
     return KrakenCcxtExchange(credentials.api_key, credentials.secret, account=ACCOUNT, name="sim",
                               rest_url=endpoints.rest_url, rate_limit=False, clock=sim.now_ms)
@@ -69,7 +70,7 @@ async def open_sim_system(options: SimOptions) -> AsyncIterator[tuple[RunningSys
     sim = SimExchange(config)
     async with trio.open_nursery() as nursery:
         await nursery.start(sim.run)
-        exchange = await _exchange(sim, nursery, options.in_process)
+        exchange = await _exchange(sim, nursery, options)
         try:
             async with open_system(exchange, templates=templates, db=options.db,
                                    repl_port=options.repl_port) as system:
