@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 from decimal import Decimal
+from typing import TypeVar
 
 import msgspec
 import trio
