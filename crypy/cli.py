@@ -31,6 +31,19 @@ def _port(text: str) -> int:
     return value
 
 
+def _add_system_options(command: argparse.ArgumentParser, *, journal: str) -> None:
+    """What every mode that runs the actor system takes: journal, desk REPL, templates, duration."""
+    command.add_argument("--db", type=Path, default=Path(journal), metavar="PATH",
+                         help=f"journal file (SQLite), default ./{journal}")
+    command.add_argument("--repl-port", type=_port, default=7100, metavar="PORT",
+                         help="desk REPL port on 127.0.0.1 (default 7100; 0 = any free port); other actors get "
+                              "free ports")
+    command.add_argument("--template-dir", type=Path, default=None, metavar="DIR",
+                         help="directory with desk.toml / holder.toml / trader.toml overriding the shipped templates")
+    command.add_argument("--duration", type=_positive, default=None, metavar="SECONDS",
+                         help="stop by itself after this many real seconds and print the summary")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crypy", description="Trading system for crypto exchanges, built from "
                                                                "trio actors (Desk, Holders, Traders).")
@@ -42,17 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("sim", help="run the whole system on the embedded simulator (offline)")
     sim.add_argument("--speed", type=_positive, default=3600.0,
                      help="market seconds per real second (default 3600: a 15m candle every 0.25 s)")
-    sim.add_argument("--duration", type=_positive, default=None, metavar="SECONDS",
-                     help="stop by itself after this many real seconds and print the summary")
     sim.add_argument("--data", type=Path, action="append", metavar="FILE",
                      help="candle file (gzip CSV: timestamp_ms,open,high,low,close,volume), repeatable; "
                           "default: the bundled Kraken XBT/USD and ETH/USD 15m candles")
-    sim.add_argument("--db", type=Path, default=Path("crypy-sim.db"), metavar="PATH",
-                     help="journal file (SQLite), default ./crypy-sim.db")
-    sim.add_argument("--repl-port", type=_port, default=7100, metavar="PORT",
-                     help="desk REPL port on 127.0.0.1 (default 7100; 0 = any free port); other actors get free ports")
-    sim.add_argument("--template-dir", type=Path, default=None, metavar="DIR",
-                     help="directory with desk.toml / holder.toml / trader.toml overriding the shipped templates")
+    _add_system_options(sim, journal="crypy-sim.db")
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulator's ids")
     sim.add_argument("--in-process", action="store_true",
                      help="connect the desk to the simulator directly instead of through ccxt and Kraken's API")
@@ -85,14 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     kraken.add_argument("--key-file", type=Path, default=None, metavar="PATH",
                         help='live API key as JSON {"apiKey": ..., "secret": ...}; default: $CRYPY_KRAKEN_KEY and '
                              '$CRYPY_KRAKEN_SECRET')
-    kraken.add_argument("--db", type=Path, default=Path("crypy-kraken.db"), metavar="PATH",
-                        help="journal file (SQLite), default ./crypy-kraken.db")
-    kraken.add_argument("--repl-port", type=_port, default=7100, metavar="PORT",
-                        help="desk REPL port on 127.0.0.1 (default 7100; 0 = any free port)")
-    kraken.add_argument("--template-dir", type=Path, default=None, metavar="DIR",
-                        help="directory with desk.toml / holder.toml / trader.toml overriding the shipped templates")
-    kraken.add_argument("--duration", type=_positive, default=None, metavar="SECONDS",
-                        help="stop by itself after this many seconds and print the summary")
+    _add_system_options(kraken, journal="crypy-kraken.db")
 
     commands.add_parser("ps", help="list the actors of running crypy processes")
     return parser

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from crypy.simulator import MatchingEngine
+
+from .sim_orders import funded_engine
+
 ROOT = Path(__file__).resolve().parents[1]
 MARKET_DATA = ROOT.parent / "shared" / "data" / "market"
 EAGER_TEMPLATES = Path(__file__).parent / "templates" / "eager"
@@ -24,3 +28,9 @@ def market_data() -> Path:
     if not MARKET_DATA.is_dir():
         pytest.skip(f"shared market data not found at {MARKET_DATA}")
     return MARKET_DATA
+
+
+@pytest.fixture
+def engine() -> MatchingEngine:
+    """A matching engine with XBT/USD priced at 16514.9 and account "a" holding USD 10000 and XBT 0.25."""
+    return funded_engine()

@@ -9,8 +9,8 @@ import pytest
 from crypy.protocols import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from crypy.simulator import DEFAULT_MARKETS, ExchangeError, MatchingEngine, UnknownOrder
 
-from .test_sim_engine import T0, close_of, place, totals
-from .test_sim_engine import candle as bar
+from .sim_orders import T0, close_of, place, totals
+from .sim_orders import candle as bar
 
 BUY, SELL = Side.BUY, Side.SELL
 MARKET, LIMIT = OrderType.MARKET, OrderType.LIMIT

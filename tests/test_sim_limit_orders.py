@@ -11,22 +11,14 @@ from decimal import Decimal
 import pytest
 
 from crypy.protocols import OrderStatus, OrderType, Side, TimeInForce
-from crypy.simulator import DEFAULT_MARKETS, MatchingEngine, OrderRejected, UnknownOrder
+from crypy.simulator import MatchingEngine, OrderRejected, UnknownOrder
 
-from .test_sim_engine import candle as bar
-from .test_sim_engine import close_of, place, totals
+from .sim_orders import candle as bar
+from .sim_orders import close_of, place, totals
 
 BUY, SELL = Side.BUY, Side.SELL
 LIMIT = OrderType.LIMIT
 D = Decimal
-
-
-@pytest.fixture
-def engine() -> MatchingEngine:
-    eng = MatchingEngine(DEFAULT_MARKETS)
-    eng.open_account("a", {"USD": D(10000), "XBT": D("0.25")})
-    eng.on_candle(bar(0, 16528.7, 16530, 16511, 16514.9))
-    return eng
 
 
 def reason_of(call) -> str:

@@ -13,22 +13,14 @@ import pytest
 from crypy.protocols import OrderStatus, OrderType, Side
 from crypy.simulator import DEFAULT_MARKETS, MatchingEngine, OrderRejected
 
-from .test_sim_engine import candle as bar
-from .test_sim_engine import close_of, place, totals
+from .sim_orders import candle as bar
+from .sim_orders import close_of, place, totals
 
 BUY, SELL = Side.BUY, Side.SELL
 STOP, TAKE = OrderType.STOP_LOSS, OrderType.TAKE_PROFIT
 STOP_LIMIT, TAKE_LIMIT = OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT
 TRAILING = OrderType.TRAILING_STOP
 D = Decimal
-
-
-@pytest.fixture
-def engine() -> MatchingEngine:
-    eng = MatchingEngine(DEFAULT_MARKETS)
-    eng.open_account("a", {"USD": D(10000), "XBT": D("0.25")})
-    eng.on_candle(bar(0, 16528.7, 16530, 16511, 16514.9))
-    return eng
 
 
 def summary(fills: list) -> list[tuple[Decimal, Decimal, Decimal, str]]:
