@@ -93,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
                              '$CRYPY_KRAKEN_SECRET')
     _add_system_options(kraken, journal="crypy-kraken.db")
 
+    attach = commands.add_parser("attach", help="an interactive prompt on a running actor's REPL (default: the desk)")
+    attach.add_argument("name", nargs="?", default=None, metavar="NAME",
+                        help="actor name as listed by `crypy ps`, or HOST:PORT; default: the desk")
+
     commands.add_parser("ps", help="list the actors of running crypy processes")
     return parser
 
@@ -130,6 +134,12 @@ def _kraken(args: argparse.Namespace) -> int:
     return 0 if summary.open_orders == 0 else 1
 
 
+def _attach(args: argparse.Namespace) -> int:
+    from crypy.repl.attach_client import attach_main
+
+    return attach_main(args.name)
+
+
 def _ps(args: argparse.Namespace) -> int:
     found = live_actors()
     if not found:
@@ -142,7 +152,7 @@ def _ps(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, json=args.json_logs)
-    handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "ps": _ps}
+    handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "attach": _attach, "ps": _ps}
     try:
         try:
             return handlers[args.command](args)

@@ -16,6 +16,7 @@ import trio
 from structlog.testing import capture_logs
 
 from crypy.repl import BUILTINS, Arg, CommandRegistry, ReplServer, Session
+from crypy.repl.telnet import OFFER_CHARACTER_MODE
 
 PROMPT = b"sim:default> "
 SESSIONS = 20
@@ -108,7 +109,7 @@ async def server(nursery: trio.Nursery) -> ReplServer:
 async def connect(repl: ReplServer) -> Client:
     host, port = repl.address.rsplit(":", 1)
     client = Client(await trio.open_tcp_stream(host, int(port)))
-    assert await client.read_until(PROMPT) == b"sim:default\r\n"
+    assert await client.read_until(PROMPT) == OFFER_CHARACTER_MODE + b"sim:default\r\n"
     return client
 
 
@@ -153,7 +154,7 @@ async def test_handler_exception_is_reported_and_server_keeps_serving(client: Cl
 
 
 async def test_telnet_negotiation_and_garbage(client: Client, server: ReplServer) -> None:
-    assert await client.ask(b"\xff\xfb\x18\xff\xfd\x01sta\xff\xfa\x18\x00xterm\xff\xf0tus") == "running\r\n"
+    assert await client.ask(b"\xff\xfb\x18\xff\xfd\x03sta\xff\xfa\x18\x00xterm\xff\xf0tus") == "running\r\n"
     garbage = bytes(byte for byte in range(256) if byte not in b"\x03\x04\n\r\xff") * 3
     assert (await client.ask(garbage)).startswith("error: unknown command")
     assert await client.ask("status") == "running\r\n"
@@ -245,10 +246,10 @@ async def test_password_is_checked(nursery: trio.Nursery) -> None:
     host, port = (await nursery.start(repl.serve)).rsplit(":", 1)
     wrong = Client(await trio.open_tcp_stream(host, int(port)))
     await wrong.stream.send_all(b"guess\r\nstatus\r\n")
-    assert await wrong.read_to_end() == b"password: error: wrong password\r\n"
+    assert await wrong.read_to_end() == OFFER_CHARACTER_MODE + b"password: error: wrong password\r\n"
     right = Client(await trio.open_tcp_stream(host, int(port)))
     await right.stream.send_all(b"s3cret\r\nstatus\r\n")
-    assert await right.read_until(b"running\r\n") == b"password: locked\r\n> "
+    assert await right.read_until(b"running\r\n") == OFFER_CHARACTER_MODE + b"password: locked\r\n> "
 
 
 @pytest.mark.skipif(shutil.which("telnet") is None, reason="no telnet client binary installed (apt-get install telnet)")
@@ -262,7 +263,7 @@ async def test_real_telnet_client(server: ReplServer) -> None:
             output = Reader(process.stdout)
             await output.read_until(PROMPT)
             await process.stdin.send_all(b"status\n")
-            assert (await output.read_until(PROMPT)).strip() == b"running"
+            assert (await output.read_until(PROMPT)).strip() == b"status\r\nrunning", "echoed by the server"
             await process.stdin.send_all(b"quit\n")
-            assert (await output.read_to_end()).strip().startswith(b"bye")
+            assert (await output.read_to_end()).strip().startswith(b"quit\r\nbye")
     assert process.returncode == 0

@@ -281,6 +281,12 @@ class CommandRegistry:
                 return Invocation(command, command.bind(tokens[length:]))
         raise CommandError(_unknown_command_message(tokens, table))
 
+    def complete(self, text: str) -> list[str]:
+        """Candidates for the word being typed at the end of `text` (command names, flags, choices)."""
+        from crypy.repl.completion import complete  # late: completion imports help_text, which imports us
+
+        return complete(self, text)
+
     def _table(self) -> dict[tuple[str, ...], Command]:
         table: dict[tuple[str, ...], Command] = {}
         for parent in self._parents:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import structlog
 import trio
 
+from crypy.repl.auth import PasswordGuard, read_token_file
 from crypy.repl.commands import CommandRegistry
 from crypy.repl.session import Session
 
@@ -37,7 +38,8 @@ class ReplServer:
     `context` is typed Any so handlers can declare what they expect, e.g.
     `desk: Desk = session.context`, without casts.
 
-    Binding beyond loopback needs a password, because the commands can move money.
+    Binding beyond loopback needs a password (given, or the first line of
+    `token_file`), because the commands can move money.
     """
 
     def __init__(
@@ -49,8 +51,13 @@ class ReplServer:
         host: str = "127.0.0.1",
         port: int = 0,
         password: str | None = None,
+        token_file: Path | None = None,
         context: Any = None,
     ) -> None:
+        if token_file is not None:
+            if password is not None:
+                raise ValueError(f"REPL {name!r}: give a password or a token file, not both")
+            password = read_token_file(token_file)
         if password is None and not is_loopback_host(host):
             raise ValueError(f"REPL {name!r}: refusing to listen on non-loopback host {host!r} without a password")
         self.name = name
@@ -59,7 +66,7 @@ class ReplServer:
         self.context: Any = context
         self._host = host
         self._port = port
-        self._password = password
+        self.guard = None if password is None else PasswordGuard(password)
         self._address: str | None = None
 
     @property
@@ -71,13 +78,11 @@ class ReplServer:
 
     @property
     def requires_password(self) -> bool:
-        return self._password is not None
+        return self.guard is not None
 
     def check_password(self, attempt: str) -> bool:
         """Constant-time comparison, so timing does not leak the password."""
-        if self._password is None:
-            return True
-        return hmac.compare_digest(attempt.encode("utf-8"), self._password.encode("utf-8"))
+        return self.guard is None or self.guard.check(attempt)
 
     async def serve(self, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
         """Bind, report the address through `task_status`, then serve until cancelled."""
@@ -95,12 +100,16 @@ class ReplServer:
             self._address = None
 
     async def _serve_connection(self, stream: trio.SocketStream) -> None:
-        """Run one session; whatever the client does, nothing escapes to the listener."""
-        peer = "unknown peer"
+        """Run one session; whatever the client does, nothing escapes to the listener.
+
+        `except*` because the session's reader task and conversation share a nursery.
+        """
+        peer, address = "unknown peer", ""
         try:
-            peer = format_address(stream.socket.getpeername())
-            await Session(stream, self, peer).run()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
-            logger.debug("repl client went away", repl=self.name, peer=peer, error=repr(error))
-        except Exception:
+            sockaddr = stream.socket.getpeername()
+            peer, address = format_address(sockaddr), sockaddr[0]
+            await Session(stream, self, peer, address=address).run()
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
+            logger.debug("repl client went away", repl=self.name, peer=peer, error=repr(group.exceptions[0]))
+        except* Exception:
             logger.exception("repl session failed", repl=self.name, peer=peer)

@@ -1,8 +1,11 @@
-"""Telnet byte-stream decoding for the line-mode REPL.
+"""Telnet byte-stream decoding, split in two pure layers so both input modes share one parser.
 
-Kept free of I/O so arbitrary client bytes can be fed to it in unit tests, and so
-a character-mode line editor (TAB completion, history) can later replace it while
-producing the same events.
+`TelnetParser` strips the protocol (RFC 854) and reports data, option
+negotiation and interrupts in order, so a session can switch to character mode
+exactly where the client agreed to it. `LineAssembler` turns data into line
+events for line-mode clients (nc, scripts); the character-mode `LineEditor`
+produces the same events. Everything is free of I/O so hostile bytes can be fed
+to it in unit tests.
 """
 
 from __future__ import annotations
@@ -22,14 +25,20 @@ SB = 0xFA
 IP = 0xF4
 SE = 0xF0
 
+ECHO = 0x01
+SUPPRESS_GO_AHEAD = 0x03
+
 NUL = 0x00
 CTRL_C = 0x03
 CTRL_D = 0x04
 LF = 0x0A
 CR = 0x0D
 
+OFFER_CHARACTER_MODE = bytes([IAC, WILL, ECHO, IAC, WILL, SUPPRESS_GO_AHEAD])
+"""Sent at connect: a telnet client that answers DO ECHO lets the server echo and edit (RFC 857, 858)."""
+
 _OPTION_VERBS = frozenset({WILL, WONT, DO, DONT})
-_SPECIAL_BYTE = re.compile(rb"[\x00\x03\x04\n\r\xff]")
+_LINE_BYTE = re.compile(rb"[\x00\x03\x04\n\r]")
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,23 @@ class EndSession:
 TelnetEvent = Line | LineTooLong | CancelLine | EndSession
 
 
+@dataclass(frozen=True)
+class Negotiation:
+    """An option command from the client, e.g. `Negotiation(DO, ECHO)`."""
+
+    verb: int
+    option: int
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """IAC IP: the client's interrupt key in telnet's own encoding."""
+
+
+Token = bytes | Negotiation | Interrupt
+"""What the parser yields: a run of data bytes, a negotiation, or an interrupt."""
+
+
 class _State(Enum):
     DATA = auto()
     COMMAND = auto()
@@ -65,78 +91,95 @@ class _State(Enum):
     SUBNEGOTIATION_IAC = auto()
 
 
-class TelnetLineDecoder:
-    """Turns raw client bytes into line events, stripping telnet negotiation.
+class TelnetParser:
+    """Splits client bytes into data runs and telnet commands; state survives split reads."""
 
-    Memory stays bounded whatever the client sends: a line longer than
-    `max_line_bytes` stops being buffered and is reported once it ends.
+    def __init__(self) -> None:
+        self._state = _State.DATA
+        self._verb = 0
+
+    def feed(self, data: bytes | bytearray) -> list[Token]:
+        tokens: list[Token] = []
+        position = 0
+        while position < len(data):
+            if self._state is _State.DATA:
+                end = data.find(IAC, position)
+                end = len(data) if end < 0 else end
+                if end > position:
+                    tokens.append(bytes(data[position:end]))
+                if end < len(data):
+                    self._state = _State.COMMAND
+                position = end + 1
+            else:
+                self._command_byte(data[position], tokens)
+                position += 1
+        return tokens
+
+    def _command_byte(self, byte: int, tokens: list[Token]) -> None:
+        state = self._state
+        if state is _State.COMMAND:
+            self._state = _State.DATA
+            if byte == IAC:
+                tokens.append(bytes([IAC]))
+            elif byte in _OPTION_VERBS:
+                self._state, self._verb = _State.OPTION, byte
+            elif byte == SB:
+                self._state = _State.SUBNEGOTIATION
+            elif byte == IP:
+                tokens.append(Interrupt())
+        elif state is _State.OPTION:
+            self._state = _State.DATA
+            tokens.append(Negotiation(self._verb, byte))
+        elif state is _State.SUBNEGOTIATION:
+            if byte == IAC:
+                self._state = _State.SUBNEGOTIATION_IAC
+        elif state is _State.SUBNEGOTIATION_IAC:
+            self._state = _State.DATA if byte == SE else _State.SUBNEGOTIATION
+
+
+class LineAssembler:
+    """Turns data bytes into line events for line-mode clients, with bounded memory.
+
+    A line longer than `max_line_bytes` stops being buffered and is reported once it ends.
     """
 
     def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self._max_line_bytes = max_line_bytes
         self._line = bytearray()
         self._overflowed = False
-        self._state = _State.DATA
         self._after_cr = False
 
     def feed(self, data: bytes | bytearray) -> list[TelnetEvent]:
-        """Consume `data` and return the events it completes, in order."""
         events: list[TelnetEvent] = []
         position = 0
         while position < len(data):
-            if self._state is _State.DATA:
-                position = self._consume_data(data, position, events)
-            else:
-                self._consume_command_byte(data[position], events)
-                position += 1
+            if self._after_cr:
+                self._after_cr = False
+                if data[position] in (LF, NUL):
+                    position += 1
+                    continue
+            special = _LINE_BYTE.search(data, position)
+            end = len(data) if special is None else special.start()
+            self._append(data[position:end])
+            if special is not None:
+                self._special_byte(data[end], events)
+            position = end + 1
         return events
 
-    def _consume_data(self, data: bytes | bytearray, position: int, events: list[TelnetEvent]) -> int:
-        if self._after_cr:
-            self._after_cr = False
-            if data[position] in (LF, NUL):
-                return position + 1
-        special = _SPECIAL_BYTE.search(data, position)
-        end = len(data) if special is None else special.start()
-        self._append(data[position:end])
-        if special is None:
-            return end
-        self._handle_special_byte(data[end], events)
-        return end + 1
+    def cancel(self) -> CancelLine:
+        self._reset_line()
+        return CancelLine()
 
-    def _handle_special_byte(self, byte: int, events: list[TelnetEvent]) -> None:
-        if byte == IAC:
-            self._state = _State.COMMAND
-        elif byte == CR:
+    def _special_byte(self, byte: int, events: list[TelnetEvent]) -> None:
+        if byte == CR:
             self._after_cr = True
             self._end_line(events)
         elif byte == LF:
             self._end_line(events)
         elif byte == CTRL_C:
-            self._cancel_line(events)
+            events.append(self.cancel())
         elif byte == CTRL_D and not self._line and not self._overflowed:
             events.append(EndSession())
-
-    def _consume_command_byte(self, byte: int, events: list[TelnetEvent]) -> None:
-        state = self._state
-        if state is _State.COMMAND:
-            self._state = _State.DATA
-            if byte == IAC:
-                self._after_cr = False
-                self._append(bytes([IAC]))
-            elif byte in _OPTION_VERBS:
-                self._state = _State.OPTION
-            elif byte == SB:
-                self._state = _State.SUBNEGOTIATION
-            elif byte == IP:
-                self._cancel_line(events)
-        elif state is _State.OPTION:
-            self._state = _State.DATA
-        elif state is _State.SUBNEGOTIATION:
-            if byte == IAC:
-                self._state = _State.SUBNEGOTIATION_IAC
-        elif state is _State.SUBNEGOTIATION_IAC:
-            self._state = _State.DATA if byte == SE else _State.SUBNEGOTIATION
 
     def _append(self, chunk: bytes | bytearray) -> None:
         if self._overflowed:
@@ -154,10 +197,24 @@ class TelnetLineDecoder:
             events.append(Line(self._line.decode("utf-8", errors="replace")))
         self._reset_line()
 
-    def _cancel_line(self, events: list[TelnetEvent]) -> None:
-        self._reset_line()
-        events.append(CancelLine())
-
     def _reset_line(self) -> None:
         self._line.clear()
         self._overflowed = False
+
+
+class TelnetLineDecoder:
+    """Raw client bytes to line events, negotiation stripped: parser and assembler in one."""
+
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self._parser = TelnetParser()
+        self._assembler = LineAssembler(max_line_bytes)
+
+    def feed(self, data: bytes | bytearray) -> list[TelnetEvent]:
+        """Consume `data` and return the events it completes, in order."""
+        events: list[TelnetEvent] = []
+        for token in self._parser.feed(data):
+            if isinstance(token, bytes):
+                events.extend(self._assembler.feed(token))
+            elif isinstance(token, Interrupt):
+                events.append(self._assembler.cancel())
+        return events
