@@ -67,6 +67,10 @@ class Actor(ABC):
     async def on_stop(self) -> None:  # noqa: B027 - a hook: most actors have nothing to clean up
         """Leave cleanly (cancel orders, flush). Runs after the children stopped, bounded by ``grace``."""
 
+    def concerns(self, event: object) -> bool:  # noqa: ARG002 - the base actor is interested in everything
+        """Whether ``event`` is this actor's business: what its ``watch`` command shows."""
+        return True
+
     def state_summary(self) -> dict[str, object]:
         """What ``status`` shows for this actor."""
         return {"name": self.name, "kind": self.kind, "parent": self.parent, "repl": self.repl_address}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections import deque
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import TypeVar
 
 import msgspec
@@ -29,6 +29,8 @@ from crypy.protocols import (
     Order,
     OrderRefused,
     OrderRequest,
+    OrderType,
+    Side,
 )
 from crypy.repl import CommandRegistry
 from crypy.repl.tables import format_utc
@@ -39,13 +41,16 @@ from .actor import Actor
 from .bus import Subscription, Topic
 from .desk_commands import DESK_COMMANDS
 from .holder import Holder
-from .order_gate import OrderGate
+from .order_gate import OrderGate, TraderLedger
 from .runtime import Runtime
 from .template import Templates
+from .trader import Trader
 
 T = TypeVar("T")
 STOP_SWEEPS = 5
 START_TRIES = 8
+FLATTEN_MARGIN = Decimal("1.01")
+"""Buying back the base with a quote balance: leave room for the price moving before the order fills."""
 
 
 async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
@@ -89,6 +94,9 @@ class Desk(Actor):
         self._fill_cursor = 0
         self._sync_lock = trio.Lock()
         self._placing = trio.Lock()
+        self._rescheduled = trio.Event()
+        self._flatten_seq = 0
+        self._nursery: trio.Nursery | None = None
 
     def commands(self) -> CommandRegistry:
         return DESK_COMMANDS
@@ -97,12 +105,38 @@ class Desk(Actor):
     def timeframe(self) -> str:
         return self.template.market_data.timeframe
 
+    @property
+    def journal_path(self) -> str:
+        """Where the journal writes, for read-only views (``journal``); the writer task owns the file."""
+        return str(self.journal._path)
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """The desk's own task nursery, for work a REPL command must outlive (``kill``)."""
+        if self._nursery is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self._nursery
+
+    def holders(self) -> list[Holder]:
+        return [h for h in map(self.children.actor, self.children.names) if isinstance(h, Holder)]
+
+    def traders(self) -> list[Trader]:
+        """Every live trader of every holder of this desk."""
+        return [t for h in self.holders() for t in map(h.children.actor, h.children.names) if isinstance(t, Trader)]
+
+    def set_poll_seconds(self, seconds: float) -> None:
+        """Change the market-data poll period; the pollers wake now rather than after their old period."""
+        self.template.market_data.poll_seconds = seconds
+        self._rescheduled.set()
+        self._rescheduled = trio.Event()
+
     def last_price(self, pair: str) -> Decimal | None:
         candles = self.history.get(pair)
         return Decimal(repr(candles[-1].close)) if candles else None
 
     async def setup(self, nursery: trio.Nursery) -> None:
         bus = self.runtime.bus
+        self._nursery = nursery
         self.capabilities = await _patiently(self.exchange.capabilities)
         self.gate.capabilities = self.capabilities
         self.markets = await _patiently(self._tradable_markets)
@@ -113,9 +147,10 @@ class Desk(Actor):
         await _patiently(self._refresh_balances)
         nursery.start_soon(self._serve_requests, bus.subscribe(Topic.ORDER_REQUESTS, Topic.HISTORY_REQUESTS))
         nursery.start_soon(self._journal_events, bus.subscribe(*JOURNALED_TOPICS))
-        nursery.start_soon(self._every, self.template.market_data.poll_seconds, self._poll_candles)
-        nursery.start_soon(self._every, self.template.orders.poll_seconds, self._sync_orders)
-        nursery.start_soon(self._every, self.template.orders.balance_seconds, self._refresh_balances)
+        market_data, orders = self.template.market_data, self.template.orders
+        nursery.start_soon(self._every, lambda: market_data.poll_seconds, self._poll_candles)
+        nursery.start_soon(self._every, lambda: orders.poll_seconds, self._sync_orders)
+        nursery.start_soon(self._every, lambda: orders.balance_seconds, self._refresh_balances)
         for asset, balance in sorted(self.balances.balances.items()):
             markets = [m for m in self.markets.values() if asset in (m.base, m.quote)]
             if balance.total > 0 and markets:
@@ -136,15 +171,17 @@ class Desk(Actor):
                                     markets=markets, timeframe=self.timeframe, templates=self.templates, key=key)
         await self.children.start(factory)
 
-    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
-        """Run ``job`` every ``seconds``; an exchange failure is logged and the next round tries again."""
+    async def _every(self, seconds: Callable[[], float], job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` every ``seconds()`` (read each round, so ``freq`` applies at once); an exchange failure
+        is logged and the next round tries again."""
         while True:
             try:
                 await job()
             except ExchangeError as exc:
                 self.exchange_errors += 1
                 self.log.warning("exchange call failed, retrying next round", job=job.__name__, error=str(exc))
-            await trio.sleep(seconds)
+            with trio.move_on_after(seconds()):
+                await self._rescheduled.wait()
 
     async def _poll_candles(self) -> None:
         for pair, cached in self.history.items():
@@ -281,6 +318,11 @@ class Desk(Actor):
         so no order can reach the exchange after the cancel sweep. Sweeps repeat while orders remain
         (a cancel can race a fill, or an exchange can answer late).
         """
+        await self._halt_and_cancel_all()
+        await self._refresh_balances()
+        await self.journal.flush()
+
+    async def _halt_and_cancel_all(self) -> None:
         self.halted = True
         async with self._placing:
             pass
@@ -291,5 +333,46 @@ class Desk(Actor):
             for order in still_open:
                 await self.cancel(order.id)
         await self._sync_orders()
+
+    async def kill(self, *, flatten: bool) -> None:
+        """The emergency stop: halt, cancel every open order of the account, and with ``flatten`` stop the
+        traders and give back at market what each still holds. The desk keeps running (``resume``)."""
+        self.log.warning("kill: halting and cancelling every open order", flatten=flatten)
+        await self._halt_and_cancel_all()
+        if flatten:
+            for holder in self.holders():
+                await holder.children.stop_all(holder.grace)
+            for trader, ledger in list(self.gate.ledgers.items()):
+                await self._flatten(trader, ledger)
+            await self._sync_orders()
         await self._refresh_balances()
-        await self.journal.flush()
+
+    async def _flatten(self, trader: str, ledger: TraderLedger) -> None:
+        """A market order, bypassing the gate (the desk is halted), that gives back what ``trader`` acquired."""
+        pair = ledger.pair
+        market, last = self.markets.get(pair), self.last_price(pair)
+        if market is None or last is None or ledger.acquired <= 0:
+            return
+        step = Decimal(1).scaleb(-market.amount_decimals)
+        if ledger.holder_holds_quote:
+            side, amount = Side.SELL, ledger.acquired
+        else:
+            side, amount = Side.BUY, ledger.acquired / (last * (1 + Decimal(market.taker_fee)) * FLATTEN_MARGIN)
+        amount = amount.quantize(step, rounding=ROUND_DOWN)
+        if amount < Decimal(market.min_amount) or amount * last < Decimal(market.min_cost):
+            self.log.warning("flatten: too little to sell", trader=trader, amount=str(amount))
+            return
+        self._flatten_seq += 1
+        client_id = f"{trader}-flatten-{self._flatten_seq}"
+        try:
+            order = await self.exchange.place_order(client_id=client_id, pair=pair, side=side,
+                                                    order_type=OrderType.MARKET, amount=amount)
+        except ExchangeError as exc:
+            self.log.error("flatten order failed", trader=trader, error=str(exc))
+            return
+        self._client_traders[client_id] = trader
+        await self._order_update(msgspec.structs.replace(order, trader=trader))
+
+    def resume(self) -> None:
+        self.log.warning("resume: trading allowed again")
+        self.halted = False

@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+import msgspec
 import trio
 
 from crypy.protocols import BalanceSnapshot, Decision, MarketInfo, Position, Proposal
@@ -54,9 +55,14 @@ class Holder(Actor):
         self.timeframe = timeframe
         self.templates = templates
         self.template = templates.holder
+        self.criteria = msgspec.structs.replace(templates.holder.criteria)
+        """This holder's own copy, so ``set criterion`` on one holder does not change its siblings."""
         self._key = key
         self.allocations: dict[str, Allocation] = {}
         self.proposals: deque[tuple[Proposal, Decision]] = deque(maxlen=100)
+        self.pending: dict[str, Proposal] = {}
+        self.retired_pairs: set[str] = set()
+        """Pairs a human retired: not respawned until ``spawn`` names them again."""
         self._approval_ids = itertools.count(1)
 
     @property
@@ -72,6 +78,51 @@ class Holder(Actor):
 
     def trader_name(self, market: MarketInfo) -> str:
         return f"{market.pair}@{self.asset}"
+
+    def market(self, pair: str) -> MarketInfo:
+        """The market of ``pair``; KeyError when this holder's asset is not traded there."""
+        for market in self.markets:
+            if market.pair == pair:
+                return market
+        raise KeyError(pair)
+
+    def concerns(self, event: object) -> bool:
+        """Events of this holder's traders, and candles of the pairs they trade."""
+        if getattr(event, "holder", None) == self.name:
+            return True
+        trader = getattr(event, "trader", None)
+        if trader is not None:
+            return trader.endswith(f"@{self.asset}")
+        return any(getattr(event, "pair", None) == m.pair for m in self.markets)
+
+    async def spawn(self, pair: str) -> str:
+        """Create a trader on ``pair`` now (and let it be respawned again); ValueError when it cannot be."""
+        try:
+            market = self.market(pair)
+        except KeyError:
+            raise ValueError(f"{self.asset} is not traded on {pair}") from None
+        name = self.trader_name(market)
+        if name in self.children:
+            raise ValueError(f"{name} is already running")
+        self.retired_pairs.discard(pair)
+        self.allocations.pop(name, None)
+        await self._spawn(market)
+        return name
+
+    async def retire(self, pair: str) -> str:
+        """Stop the trader of ``pair`` and keep it stopped; its allocation is freed unless it holds a position."""
+        try:
+            name = self.trader_name(self.market(pair))
+        except KeyError:
+            raise ValueError(f"{self.asset} is not traded on {pair}") from None
+        if name not in self.children:
+            raise ValueError(f"{name} is not running")
+        self.retired_pairs.add(pair)
+        await self.children.stop(name, self.grace)
+        allocation = self.allocations.get(name)
+        if allocation is not None and not allocation.in_position:
+            del self.allocations[name]
+        return name
 
     async def setup(self, nursery: trio.Nursery) -> None:
         bus = self.runtime.bus
@@ -96,7 +147,7 @@ class Holder(Actor):
                 continue
             for market in self.markets:
                 name = self.trader_name(market)
-                if name not in self.children:
+                if name not in self.children and market.pair not in self.retired_pairs:
                     self.allocations.pop(name, None)
                     self.log.info("creating a fresh trader", trader=name)
                     await self._spawn(market)
@@ -121,18 +172,18 @@ class Holder(Actor):
         A funded trader that proposes again (it was restarted after a crash) keeps its allocation: the
         approval is renewed, not doubled, and the desk's ledger still counts what it already committed.
         """
-        criteria, metrics = self.template.criteria, proposal.metrics
+        criteria, metrics = self.criteria, proposal.metrics
         if metrics.get("total_return", 0.0) <= criteria.min_return:
             return f"simulated return {metrics.get('total_return', 0.0):.2%} is not above {criteria.min_return:.2%}"
         if metrics.get("trades", 0.0) < criteria.min_trades:
             return f"{int(metrics.get('trades', 0))} simulated trades, fewer than {criteria.min_trades}"
         if metrics.get("max_drawdown", 1.0) > criteria.max_drawdown:
             return f"simulated drawdown {metrics['max_drawdown']:.2%} is deeper than {criteria.max_drawdown:.2%}"
-        if proposal.trader not in self.allocations and self._allocation_for() <= 0:
+        if proposal.trader not in self.allocations and self.next_allocation() <= 0:
             return f"no {self.asset} capital left to allocate"
         return None
 
-    def _allocation_for(self) -> Decimal:
+    def next_allocation(self) -> Decimal:
         """A share of the capital not yet allocated, never more than the account has available.
 
         ``capital`` is what the holder was given at creation: the account's balance of the asset also moves
@@ -143,28 +194,62 @@ class Holder(Actor):
         return share.quantize(Decimal(1).scaleb(-ASSET_DECIMALS), rounding=ROUND_DOWN)
 
     async def _decide(self, proposal: Proposal) -> None:
-        now = self.runtime.now_ms()
+        """Judge by the criteria, or, in manual mode, keep the proposal for a human's ``accept``/``refuse``."""
+        if self.criteria.manual:
+            self.pending[proposal.id] = proposal
+            self.log.info("proposal waits for a manual decision", trader=proposal.trader, proposal=proposal.id,
+                          advice=self.refusal_reason(proposal) or "meets the criteria")
+            return
         reason = self.refusal_reason(proposal)
         if reason is None:
-            renewed = self.allocations.get(proposal.trader)
-            amount = renewed.amount if renewed else self._allocation_for()
-            expires = now + int(self.template.allocation.approval_hours * 3_600_000)
-            approval = approvals.sign(self._key, id=f"{self.name}-A{next(self._approval_ids)}", holder=self.name,
-                                      trader=proposal.trader, pair=proposal.pair, asset=self.asset, amount=amount,
-                                      expires=expires)
-            self.allocations[proposal.trader] = Allocation(trader=proposal.trader, pair=proposal.pair, amount=amount,
-                                                           in_position=bool(renewed and renewed.in_position),
-                                                           approval_id=approval.id, strategy=proposal.strategy)
-            decision = Decision(ts=now, proposal_id=proposal.id, holder=self.name, trader=proposal.trader,
-                                accepted=True, reason="meets the criteria", allocation=amount, approval=approval)
-            self.log.info("proposal accepted", trader=proposal.trader, allocation=str(amount),
-                          total_return=round(proposal.metrics.get("total_return", 0.0), 4))
+            await self._accept(proposal, "meets the criteria")
         else:
-            decision = Decision(ts=now, proposal_id=proposal.id, holder=self.name, trader=proposal.trader,
-                                accepted=False, reason=reason)
-            self.log.info("proposal refused", trader=proposal.trader, reason=reason)
+            await self._refuse(proposal, reason)
+
+    async def decide_pending(self, proposal_id: str, *, accept: bool, reason: str) -> Decision:
+        """A human's decision on a waiting proposal; ValueError when there is no such proposal or no capital."""
+        proposal = self.pending.get(proposal_id)
+        if proposal is None:
+            waiting = ", ".join(self.pending) or "none"
+            raise ValueError(f"no proposal {proposal_id!r} waits for a decision (waiting: {waiting})")
+        if accept and proposal.trader not in self.allocations and self.next_allocation() <= 0:
+            raise ValueError(f"no {self.asset} capital left to allocate")
+        del self.pending[proposal_id]
+        return await (self._accept(proposal, reason) if accept else self._refuse(proposal, reason))
+
+    async def judge_pending(self) -> None:
+        """Manual mode was switched off: judge what was waiting by the criteria."""
+        for proposal in list(self.pending.values()):
+            del self.pending[proposal.id]
+            await self._decide(proposal)
+
+    async def _accept(self, proposal: Proposal, reason: str) -> Decision:
+        now = self.runtime.now_ms()
+        renewed = self.allocations.get(proposal.trader)
+        amount = renewed.amount if renewed else self.next_allocation()
+        expires = now + int(self.template.allocation.approval_hours * 3_600_000)
+        approval = approvals.sign(self._key, id=f"{self.name}-A{next(self._approval_ids)}", holder=self.name,
+                                  trader=proposal.trader, pair=proposal.pair, asset=self.asset, amount=amount,
+                                  expires=expires)
+        self.allocations[proposal.trader] = Allocation(trader=proposal.trader, pair=proposal.pair, amount=amount,
+                                                       in_position=bool(renewed and renewed.in_position),
+                                                       approval_id=approval.id, strategy=proposal.strategy)
+        decision = Decision(ts=now, proposal_id=proposal.id, holder=self.name, trader=proposal.trader,
+                            accepted=True, reason=reason, allocation=amount, approval=approval)
+        self.log.info("proposal accepted", trader=proposal.trader, allocation=str(amount),
+                      total_return=round(proposal.metrics.get("total_return", 0.0), 4))
+        return await self._publish(proposal, decision)
+
+    async def _refuse(self, proposal: Proposal, reason: str) -> Decision:
+        decision = Decision(ts=self.runtime.now_ms(), proposal_id=proposal.id, holder=self.name,
+                            trader=proposal.trader, accepted=False, reason=reason)
+        self.log.info("proposal refused", trader=proposal.trader, reason=reason)
+        return await self._publish(proposal, decision)
+
+    async def _publish(self, proposal: Proposal, decision: Decision) -> Decision:
         self.proposals.append((proposal, decision))
         await self.runtime.bus.publish(Topic.DECISIONS, decision)
+        return decision
 
     async def _on_position(self, position: Position) -> None:
         allocation = self.allocations[position.trader]

@@ -23,6 +23,7 @@ from .template import DeskLimits
 class TraderLedger(CapitalLedger):
     """A trader's capital ledger plus the orders the gate let through that have not finished yet."""
 
+    pair: str = ""
     pending_spend: dict[str, Decimal] = field(default_factory=dict)
     pending_return: dict[str, Decimal] = field(default_factory=dict)
 
@@ -89,7 +90,7 @@ class OrderGate:
             return f"amount {request.amount} is below the market minimum {market.min_amount}"
         if notional < Decimal(market.min_cost):
             return f"order value {notional:.2f} is below the market minimum {market.min_cost}"
-        if notional > Decimal(str(self.limits.max_order_notional)):
+        if notional > self.limits.max_order_notional:
             return f"order value {notional:.2f} exceeds the desk limit {self.limits.max_order_notional}"
         ledger = self._ledger(request, market)
         estimate = self._estimate(request, market, price)
@@ -129,7 +130,8 @@ class OrderGate:
         other = market.base if asset == market.quote else market.quote
         ledger = self.ledgers.get(request.trader)
         if ledger is None or ledger.asset != asset:
-            ledger = self.ledgers[request.trader] = TraderLedger(asset=asset, other=other, base=market.base)
+            ledger = self.ledgers[request.trader] = TraderLedger(asset=asset, other=other, base=market.base,
+                                                                 pair=market.pair)
         return ledger
 
     @staticmethod

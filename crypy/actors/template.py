@@ -30,7 +30,7 @@ class OrderSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DeskLimits(msgspec.Struct, forbid_unknown_fields=True):
-    max_order_notional: float = 10_000.0
+    max_order_notional: Decimal = Decimal(10_000)
     allowed_pairs: list[str] = msgspec.field(default_factory=list)
 
 
@@ -53,6 +53,8 @@ class HolderCriteria(msgspec.Struct, forbid_unknown_fields=True):
     min_return: float = 0.0
     min_trades: int = 1
     max_drawdown: float = 0.25
+    manual: bool = False
+    """Proposals wait for a human's ``accept`` or ``refuse`` in the holder's REPL instead of being judged."""
 
 
 class HolderAllocation(msgspec.Struct, forbid_unknown_fields=True):

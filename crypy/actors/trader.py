@@ -13,6 +13,7 @@ import itertools
 from collections import deque
 from decimal import ROUND_DOWN, Decimal
 
+import msgspec
 import numpy as np
 import trio
 
@@ -47,6 +48,7 @@ from .trader_commands import TRADER_COMMANDS
 
 HISTORY_TIMEOUT = 30.0
 SIZING_MARGIN = Decimal("0.01")
+MANUAL_ORDER_TIMEOUT = 10.0
 
 
 class Trader(Actor):
@@ -67,6 +69,9 @@ class Trader(Actor):
         self.live: LiveStrategy | None = None
         self.target: int | None = None
         self.last_candle: Candle | None = None
+        self.candles: deque[Candle] = deque(maxlen=template.evaluation.history)
+        """The candles the live strategy has seen, so it can be restarted with new params on the same window."""
+        self.paused = False
         self.signals: deque[Signal] = deque(maxlen=200)
         self.open_orders: dict[str, Order] = {}
         self.refusals: deque[OrderRefused] = deque(maxlen=50)
@@ -88,6 +93,13 @@ class Trader(Actor):
     def in_position(self) -> bool:
         """Holding enough of the other asset that giving it back would be a valid order."""
         return self._exit_amount() > 0
+
+    def concerns(self, event: object) -> bool:
+        """This trader's own events, and candles of its pair."""
+        trader = getattr(event, "trader", None)
+        if trader is not None:
+            return trader == self.name
+        return getattr(event, "pair", None) == self.market.pair
 
     async def setup(self, nursery: trio.Nursery) -> None:
         bus = self.runtime.bus
@@ -118,7 +130,8 @@ class Trader(Actor):
     async def _trade(self, sub: Subscription) -> None:
         with sub:
             history = await self._request_history()
-            best = self._evaluate(history)
+            self.phase = "evaluating"
+            best = self.evaluate(history)
             if best is None:
                 self.log.info("no strategy could be evaluated", candles=len(history))
                 self.phase = "retired"
@@ -148,9 +161,12 @@ class Trader(Actor):
         assert self._history is not None
         return self._history
 
-    def _evaluate(self, history: CandleBatch) -> tuple[str, dict[str, int | float], dict[str, float]] | None:
+    async def reevaluate(self) -> tuple[str, dict[str, int | float], dict[str, float]] | None:
+        """Simulate the template's strategies again on the desk's current history (what ``evaluate`` shows)."""
+        return self.evaluate(await self._request_history())
+
+    def evaluate(self, history: CandleBatch) -> tuple[str, dict[str, int | float], dict[str, float]] | None:
         """The best (strategy, params, metrics) over the history, by simulated total return."""
-        self.phase = "evaluating"
         open_, close = np.asarray(history.open), np.asarray(history.close)
         best: tuple[str, dict[str, int | float], dict[str, float]] | None = None
         for choice in self.template.strategies:
@@ -189,10 +205,40 @@ class Trader(Actor):
         for candle in history.candles():
             self.target = self.live.update(candle.close)
             self.last_candle = candle
+            self.candles.append(candle)
+
+    async def set_params(self, params: dict[str, float]) -> None:
+        """Restart the live strategy with ``params`` on the candles seen so far, then trade to its target.
+
+        Raises ValueError (from the strategy) for unknown or invalid params, leaving the old ones running.
+        """
+        if self.proposal is None or self.live is None:
+            raise ValueError(f"{self.name} is not trading yet (phase {self.phase})")
+        live = load_strategy(self.proposal.strategy, params).live()
+        target = None
+        for candle in self.candles:
+            target = live.update(candle.close)
+        self.live, self.target = live, target
+        self.proposal = msgspec.structs.replace(self.proposal, params=params)
+        self.log.info("strategy restarted with new params", params=params, target=target)
+        await self._rebalance()
+
+    async def set_paused(self, paused: bool) -> None:
+        """Pausing keeps following the strategy (signals) but sends no automatic order until resumed."""
+        self.paused = paused
+        if not paused:
+            self._refused_target = None
+            await self._rebalance()
+
+    def close_order(self) -> tuple[Side, Decimal]:
+        """The order that gives back everything this trader holds (amount 0 when it holds too little)."""
+        side = Side.SELL if self.ledger.holder_holds_quote else Side.BUY
+        return side, self._exit_amount()
 
     async def _on_candle(self, candle: Candle) -> None:
         assert self.live is not None and self.proposal is not None
         self.last_candle = candle
+        self.candles.append(candle)
         target = self.live.update(candle.close)
         if target is None:
             return
@@ -214,7 +260,7 @@ class Trader(Actor):
 
         After a refusal the trader waits for its target to change rather than asking again on every candle.
         """
-        if self.open_orders or self.target is None or self.last_candle is None:
+        if self.paused or self.open_orders or self.target is None or self.last_candle is None:
             return
         if self._refused_target is not None:
             if self.target == self._refused_target:
@@ -276,6 +322,18 @@ class Trader(Actor):
         self.log.info("order request", side=side, amount=str(amount), reason=reason)
         await self.runtime.bus.publish(Topic.ORDER_REQUESTS, request)
         return client_id
+
+    async def manual_order(self, side: Side, amount: Decimal, price: Decimal | None, *,
+                           reason: str) -> Order | OrderRefused:
+        """A human's order, under this trader's approval and through the desk's gate like any other: the
+        desk's first answer (the order as placed, or the refusal). TimeoutError when the desk says nothing."""
+        with self.runtime.bus.subscribe(Topic.ORDERS, Topic.REFUSALS) as answers:
+            client_id = await self.send_order(side, amount, reason=reason, price=price)
+            with trio.fail_after(MANUAL_ORDER_TIMEOUT):
+                async for event in answers:
+                    if isinstance(event, Order | OrderRefused) and event.client_id == client_id:
+                        return event
+        raise TimeoutError("the desk stopped answering")
 
     def _on_order(self, order: Order) -> None:
         if order.status.is_terminal:
