@@ -142,7 +142,7 @@ def server_port() -> Iterator[int]:
     thread.join(timeout=5)
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
@@ -173,7 +173,7 @@ def test_typing_with_tab_completion_runs_the_command(server_port: int, tmp_path:
             pipe.send_text("bogus\r")
             await wait_for(lambda: any(line.startswith("error: unknown command 'bogus'") for line in lines))
             pipe.send_text("\x04")  # Ctrl-D on an empty line
-            return await asyncio.wait_for(task, 5)
+            return await asyncio.wait_for(task, 20)
 
     assert asyncio.run(session()) == 0
     assert (tmp_path / "history").read_text().count("\n+") == 3  # three entries, kept for the next session
@@ -198,7 +198,7 @@ def test_ctrl_c_clears_the_line_then_cancels_the_running_command(server_port: in
             await wait_for(lambda: "error: cancelled" in lines)
             assert not client.running
             pipe.send_text("quit\r")  # the server says bye and closes: a normal end
-            return await asyncio.wait_for(task, 5)
+            return await asyncio.wait_for(task, 20)
 
     assert asyncio.run(session()) == 0
     assert "running desk" not in lines
@@ -214,7 +214,7 @@ def test_server_going_away_ends_the_session(server_port: int) -> None:
             task = asyncio.create_task(run_attached(client, input=pipe, output=DummyOutput(), echo=lines.append))
             await asyncio.sleep(0.1)
             client._writer.transport.abort()  # as if the actor died
-            return await asyncio.wait_for(task, 5)
+            return await asyncio.wait_for(task, 20)
 
     assert asyncio.run(session()) == 1
     assert lines == ["connection to desk closed"]
