@@ -121,3 +121,34 @@ async def test_desk_commands(tmp_path: Path) -> None:
             assert await _refusal_reason(system, "after-flatten") == "the desk is halted"
             assert (await desk.ask("resume --yes")) == "trading active"
             assert not system.desk.halted
+
+
+async def test_enter_continues_the_session_in_a_holder_and_a_trader_and_back_returns(tmp_path: Path) -> None:
+    async with open_sim_system(options(tmp_path)) as (system, _):
+        registry = system.runtime.registry
+        with trio.fail_after(20):
+            while "XBT/USD@USD" not in registry:
+                await trio.sleep(0.05)
+        host, port = system.desk.repl_address.rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            async def ask(line: str, prompt: bytes) -> str:
+                await stream.send_all(line.encode() + b"\r\n")
+                answer = b""
+                with trio.fail_after(10):
+                    while not answer.endswith(prompt):
+                        answer += await stream.receive_some(65536)
+                return answer.decode(errors="replace")
+
+            banner = b""
+            while not banner.endswith(b"sim:default> "):
+                banner += await stream.receive_some(65536)
+            assert "entered USD" in await ask("enter USD", b"invest USD> ")
+            assert "capital" in await ask("status", b"invest USD> ")
+            assert "entered XBT/USD@USD" in await ask("enter XBT/USD@USD", b"trade XBT/USD@USD> ")
+            assert "holds" in await ask("position", b"trade XBT/USD@USD> ")
+            assert "back in USD" in await ask("back", b"invest USD> ")
+            assert "back in sim:default" in await ask("back", b"sim:default> ")
+            assert (await ask("back", b"sim:default> ")).startswith("error: nothing to go back to")
+            assert (await ask("enter nobody", b"sim:default> ")).startswith("error: no actor 'nobody'")
+            assert "exchange time" in await ask("status", b"sim:default> ")

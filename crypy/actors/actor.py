@@ -34,6 +34,7 @@ class Actor(ABC):
         self.repl_host = repl_host
         self.repl_port = repl_port
         self.repl_address = ""
+        self.repl_server: ReplServer | None = None
         self.ready = False
         self.log = structlog.get_logger().bind(actor=name)
         self._stop_requested = trio.Event()
@@ -71,6 +72,21 @@ class Actor(ABC):
         """Whether ``event`` is this actor's business: what its ``watch`` command shows."""
         return True
 
+    def descendant(self, name: str) -> Actor | None:
+        """The live actor called ``name`` among this actor's children, grandchildren, ..."""
+        if self._children is None:
+            return None
+        for child_name in self._children.names:
+            child = self._children.actor(child_name)
+            if child is None:
+                continue
+            if child_name == name:
+                return child
+            found = child.descendant(name)
+            if found is not None:
+                return found
+        return None
+
     def state_summary(self) -> dict[str, object]:
         """What ``status`` shows for this actor."""
         return {"name": self.name, "kind": self.kind, "parent": self.parent, "repl": self.repl_address}
@@ -82,6 +98,7 @@ class Actor(ABC):
             self._children = Supervisor(nursery, self.runtime, owner=self.name)
             server = ReplServer(self.name, self.prompt, self.commands(), host=self.repl_host,
                                 port=self.repl_port, context=self)
+            self.repl_server = server
             self.repl_address = await nursery.start(server.serve)
             await self.setup(nursery)
             self.ready = True

@@ -33,6 +33,16 @@ def as_json_line(event: msgspec.Struct) -> str:
     return jsonlib.dumps({"type": type(event).__name__} | json_value(msgspec.structs.asdict(event)))
 
 
+@COMMON_COMMANDS.command("enter", help="Continue this session in the REPL of an actor below this one (`back` returns)",
+                         args=[Arg("name", help="a holder (USD) or trader (XBT/USD@USD), as `actors` lists them")])
+async def enter(session: Session, name: str) -> str:
+    target = session.context.descendant(name)
+    if target is None or target.repl_server is None:
+        raise CommandError(f"no actor {name!r} below {session.context.name} (see `actors`)")
+    session.enter(target.repl_server)
+    return f"entered {name}: `help` lists its commands, `back` returns"
+
+
 @COMMON_COMMANDS.command("watch", help="Print one line per event of a bus topic until ^C (or COUNT events)",
                          args=[Arg("topic", help="what to watch", choices=WATCHABLE),
                                Arg("count", int, help="stop after this many events (0: until ^C)", default=0),

@@ -57,6 +57,7 @@ class Session:
     def __init__(self, stream: trio.abc.Stream, server: ReplServer, peer: str, *, address: str = "") -> None:
         self.server = server
         self.context: Any = server.context
+        self._entered: list[ReplServer] = []
         self.peer = peer
         self._address = address or peer
         self._stream = stream
@@ -72,6 +73,24 @@ class Session:
     @property
     def registry(self) -> CommandRegistry:
         return self.server.registry
+
+    def enter(self, server: ReplServer) -> None:
+        """Continue this session in another actor's REPL (``back`` returns): one connection, many actors."""
+        self._entered.append(self.server)
+        self._switch(server)
+
+    def leave(self) -> bool:
+        """Return to the REPL this session came from; False when it is already where it started."""
+        if not self._entered:
+            return False
+        self._switch(self._entered.pop())
+        return True
+
+    def _switch(self, server: ReplServer) -> None:
+        self.server = server
+        self.context = server.context
+        if self._editor is not None:
+            self._editor.prompt = server.prompt
 
     @property
     def ended(self) -> bool:
@@ -227,8 +246,9 @@ class Session:
     def _negotiate(self, negotiation: Negotiation) -> None:
         """DO ECHO accepts our offer of character mode; DONT ECHO falls back to line mode."""
         if negotiation == Negotiation(DO, ECHO) and self._editor is None:
-            self._editor = LineEditor(
-                self.server.prompt, self.registry.complete, lambda text: describe(self.registry, text)
+            self._editor = LineEditor(  # completion follows `enter`: the registry is looked up on each use
+                self.server.prompt, lambda text: self.registry.complete(text),
+                lambda text: describe(self.registry, text),
             )
             self._editor.secret = not self._authenticated
         elif negotiation == Negotiation(DONT, ECHO):
