@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crypy.repl import Arg, CommandError, CommandRegistry, Session
+from crypy.repl.tables import plain
 
 from .answers import YES_FLAG, Message, Pairs, Table, actor_command, require_yes
 from .common_commands import COMMON_COMMANDS
@@ -28,7 +29,7 @@ async def status(session: Session) -> Pairs:
         ("holder", holder.name),
         ("asset", holder.asset),
         ("capital", f"{holder.capital} {holder.asset}"),
-        ("allocated", f"{holder.allocated} {holder.asset}"),
+        ("allocated", f"{plain(holder.allocated)} {holder.asset}"),
         ("available in account", f"{holder.available} {holder.asset}"),
         ("traders", ", ".join(holder.children.names) or "-"),
         ("proposals judged", len(holder.proposals)),
@@ -86,7 +87,10 @@ async def _decide(session: Session, proposal_id: str, *, accept: bool, reason: s
         decision = await _holder(session).decide_pending(proposal_id, accept=accept, reason=reason)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    verdict = f"accepted, {decision.allocation} allocated" if decision.accepted else f"refused: {decision.reason}"
+    if decision.accepted:
+        verdict = f"accepted, {plain(decision.allocation)} allocated"
+    else:
+        verdict = f"refused: {decision.reason}"
     return Message(f"{decision.trader}: {verdict}", {"proposal": proposal_id, "trader": decision.trader,
                                                     "accepted": decision.accepted, "allocation": decision.allocation,
                                                     "reason": decision.reason})

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from crypy.repl import Arg, CommandRegistry, Session
-from crypy.repl.tables import format_utc
+from crypy.repl.tables import format_utc, plain
 
 from .answers import Pairs, Table, actor_command, at_least_one
 from .common_commands import COMMON_COMMANDS
@@ -35,7 +35,7 @@ async def status(session: Session) -> Pairs:
         ("paused", "yes" if trader.paused else "no"),
         ("strategy", f"{proposal.strategy} {proposal.params}" if proposal else "-"),
         ("simulated return", f"{proposal.metrics['total_return']:.2%}" if proposal else "-"),
-        ("allocation", f"{trader.allocation} {trader.ledger.asset}"),
+        ("allocation", f"{plain(trader.allocation)} {trader.ledger.asset}"),
         ("approval", trader.approval.id if trader.approval else "-"),
         ("target", "-" if trader.target is None else ("base" if trader.target else "quote")),
         ("in position", "yes" if trader.in_position else "no"),
@@ -48,9 +48,9 @@ async def status(session: Session) -> Pairs:
 async def position(session: Session) -> Pairs:
     ledger = _trader(session).ledger
     return Pairs([
-        ("holds", f"{ledger.acquired} {ledger.other}"),
-        ("committed", f"{ledger.committed} {ledger.asset}"),
-        ("realized pnl", f"{ledger.realized} {ledger.asset}"),
+        ("holds", f"{plain(ledger.acquired)} {ledger.other}"),
+        ("committed", f"{plain(ledger.committed)} {ledger.asset}"),
+        ("realized pnl", f"{plain(ledger.realized)} {ledger.asset}"),
     ])
 
 

@@ -43,7 +43,7 @@ def _is_number(value: object) -> bool:
 def format_pairs(items: Sequence[tuple[str, object]]) -> str:
     """``key: value`` lines with the keys aligned, for ``status``-like answers."""
     width = max((len(key) for key, _ in items), default=0)
-    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in items)
+    return "\n".join(f"{key.ljust(width)}  {_cell(value)}" for key, value in items)
 
 
 def format_utc(ms: int) -> str:
