@@ -11,7 +11,6 @@ import queue
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import trio
