@@ -17,7 +17,7 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from crypy.repl import BUILTINS, Arg, CommandRegistry, ReplServer
+from crypy.repl import BUILTINS, Arg, CommandRegistry, ReplServer, Session
 from crypy.repl.attach_client import (
     AttachClient,
     AttachError,
@@ -50,6 +50,12 @@ async def set_mode(session: Any, mode: str) -> str:
     return f"mode {mode}"
 
 
+@registry.command("watch", help="Stream events of a topic", args=[Arg("topic", choices=["fills", "candles"])])
+async def watch(session: Session, topic: str) -> None:
+    await session.write_line(f"live {topic}: T1 buy 0.01 XBT/USD @ 16514.9")
+    await trio.sleep_forever()
+
+
 @registry.command("slow", help="Wait until cancelled")
 async def slow(session: Any) -> str:
     await session.write_line("starting")
@@ -63,7 +69,7 @@ def complete(text: str) -> list[str]:
 
 
 def test_completion_walks_the_command_tree() -> None:
-    assert complete("") == ["exit", "help", "quit", "set", "slow", "status"]
+    assert complete("") == ["back", "exit", "help", "quit", "set", "slow", "status", "watch"]
     assert complete("s") == ["set", "slow", "status"]
     assert complete("set ") == ["limit", "mode"]
     assert complete("set l") == ["limit"]
@@ -217,7 +223,7 @@ def test_server_going_away_ends_the_session(server_port: int) -> None:
             return await asyncio.wait_for(task, 20)
 
     assert asyncio.run(session()) == 1
-    assert lines == ["connection to desk closed"]
+    assert lines[-1] == "connection to desk closed" and "live fills: T1 buy 0.01 XBT/USD @ 16514.9" in lines
 
 
 def test_connecting_to_something_else_fails_clearly() -> None:
@@ -236,3 +242,20 @@ def test_connecting_to_something_else_fails_clearly() -> None:
             await AttachClient.connect("127.0.0.1", port, timeout=2)
 
     asyncio.run(session())
+
+
+def test_live_events_print_above_the_prompt_without_being_asked(server_port: int) -> None:
+    lines: list[str] = []
+
+    async def session() -> int:
+        client = await AttachClient.connect("127.0.0.1", server_port)
+        with create_pipe_input() as pipe:
+            task = asyncio.create_task(run_attached(client, input=pipe, output=DummyOutput(), echo=lines.append))
+            await wait_for(lambda: "live fills: T1 buy 0.01 XBT/USD @ 16514.9" in lines)
+            assert not client.running, "a live watch is not a running command: Ctrl-C must not cancel it"
+            assert len(client.background) == 1, "only the topics the actor offers and crypy shows live are watched"
+            pipe.send_text("\x04")
+            return await asyncio.wait_for(task, 20)
+
+    assert asyncio.run(session()) == 0
+    assert not any("live candles" in line for line in lines)

@@ -35,6 +35,8 @@ MAX_FRAME = 1 << 20
 MAX_PREAMBLE = 1 << 16
 """How much telnet text (banner, prompt) may precede the server's `!crypy 1` answer."""
 CONNECT_TIMEOUT = 5.0
+LIVE_TOPICS = ("fills", "decisions", "refusals")
+"""What an attached client shows as it happens, above the prompt, without being asked."""
 _LENGTH = struct.Struct(">I")
 
 
@@ -171,6 +173,7 @@ class AttachClient:
         self.name: str = hello.get("name", "?")
         self.prompt: str = hello.get("prompt", "> ")
         self.commands: list[dict[str, Any]] = hello.get("commands", [])
+        self.background: set[int] = set()
         self.connected = True
         self.said_bye = False
         self.running: set[int] = set()
@@ -217,12 +220,25 @@ class AttachClient:
             if seen.endswith(b"password: "):
                 raise AttachError("the REPL asks for a password, which attach does not support yet")
 
-    def send_command(self, line: str) -> int:
+    def send_command(self, line: str, *, background: bool = False) -> int:
+        """Send ``line``; a background command (a live ``watch``) is neither counted as running nor cancelled
+        by Ctrl-C: it streams until the session ends."""
         ident = self._next_id
         self._next_id += 1
-        self.running.add(ident)
+        (self.background if background else self.running).add(ident)
         self._send({"type": "command", "id": ident, "line": line})
         return ident
+
+    def watch_live_events(self) -> list[str]:
+        """Start a background ``watch`` for each of ``LIVE_TOPICS`` the actor offers; returns the topics."""
+        watch = next((command for command in self.commands if command.get("name") == "watch"), None)
+        if watch is None:
+            return []
+        offered = next((arg.get("choices") or [] for arg in watch.get("args", []) if arg.get("name") == "topic"), [])
+        topics = [topic for topic in LIVE_TOPICS if topic in offered]
+        for topic in topics:
+            self.send_command(f"watch {topic}", background=True)
+        return topics
 
     def cancel_running(self) -> list[int]:
         idents = sorted(self.running)
@@ -242,6 +258,7 @@ class AttachClient:
                 frame = await read_frame(self._reader)
                 if frame.get("type") in ("result", "error") and isinstance(frame.get("id"), int):
                     self.running.discard(frame["id"])
+                    self.background.discard(frame["id"])
                 on_frame(frame)
                 if frame.get("type") == "bye":
                     self.said_bye = True
@@ -322,6 +339,7 @@ async def run_attached(
         session.app.invalidate()
 
     pump = asyncio.create_task(client.pump(on_frame))
+    client.watch_live_events()
 
     def lost(_: asyncio.Task[None]) -> None:
         if session.app.is_running:
