@@ -55,7 +55,7 @@ async def _ask(address: str, line: str) -> str:
 @pytest.mark.parametrize("in_process", [False, True], ids=["through-ccxt", "in-process"])
 async def test_traders_trade_and_the_journal_reproduces_the_exchange_balances(tmp_path: Path, in_process: bool) -> None:
     async with open_sim_system(_options(tmp_path, in_process=in_process)) as (system, _):
-        await _until(lambda: system.desk.fill_count >= 4)
+        await _until(lambda: system.desk.fill_count >= 30, timeout=60)
         names = {info.name: info for info in system.runtime.registry.actors()}
         assert {"sim:default", "USD", "XBT", "XBT/USD@USD", "ETH/USD@USD", "XBT/USD@XBT"} <= names.keys()
         assert all(info.repl.startswith("127.0.0.1:") for info in names.values())
@@ -71,6 +71,18 @@ async def test_traders_trade_and_the_journal_reproduces_the_exchange_balances(tm
         assert decisions and all(d.accepted and d.approval is not None for d in decisions)
         requested = {r.client_id for r in journal.order_requests()}
         assert {o.client_id for o in journal.orders()} <= requested
+        fills = journal.fills()
+    for trader in {f.trader for f in fills}:
+        holder_asset = trader.rsplit("@", 1)[1]
+        holding = Decimal(0)  # what the trader acquired and still holds: base for a USD trader, USD for XBT's
+        for fill in (f for f in fills if f.trader == trader):
+            bought_base = fill.side is Side.BUY
+            if holder_asset == "USD":
+                holding += fill.amount if bought_base else -fill.amount
+            else:
+                holding += -(fill.cost + fill.fee) if bought_base else fill.cost - fill.fee
+            mine = [(f.id, f.client_id, str(f.side), str(f.amount)) for f in fills if f.trader == trader]
+            assert holding >= 0, f"{trader} gave back more than it acquired at fill {fill.id}: {mine}"
 
 
 async def test_a_crashing_trader_is_restarted_while_the_desk_keeps_running(tmp_path: Path,

@@ -29,6 +29,7 @@ from crypy.protocols import (
     Order,
     OrderRefused,
     OrderRequest,
+    OrderStatus,
     OrderType,
     Side,
 )
@@ -92,6 +93,7 @@ class Desk(Actor):
         self.gate = OrderGate(self._holder_keys, self.template.limits)
         self._client_traders: dict[str, str] = {}
         self._fill_cursor = 0
+        self._booked: dict[str, Decimal] = {}
         self._sync_lock = trio.Lock()
         self._placing = trio.Lock()
         self._rescheduled = trio.Event()
@@ -235,6 +237,8 @@ class Desk(Actor):
         if reason is not None:
             await self._refuse(request, reason)
             return
+        # Known before the order is sent: at replay speed its fill can be seen before the exchange's answer is.
+        self._client_traders[request.client_id] = request.trader
         try:
             order = await self.exchange.place_order(
                 client_id=request.client_id, pair=request.pair, side=request.side, order_type=request.order_type,
@@ -245,8 +249,16 @@ class Desk(Actor):
             self.gate.on_order_closed(request.trader, request.client_id)
             await self._refuse(request, f"exchange: {exc}")
             return
-        self._client_traders[request.client_id] = request.trader
-        await self._order_update(msgspec.structs.replace(order, trader=request.trader))
+        await self._order_update(self._as_booked(msgspec.structs.replace(order, trader=request.trader)))
+
+    def _as_booked(self, order: Order) -> Order:
+        """``order`` as far as its booked fills go: an order that filled before the exchange's answer arrived is
+        still pending here; the next sync books its fills and then reports it filled, in that order."""
+        booked = self._booked.get(order.id, Decimal(0))
+        if order.filled <= booked:
+            return order
+        return msgspec.structs.replace(order, status=OrderStatus.PENDING, filled=booked, avg_price=None,
+                                       fee=Decimal(0), closed=0)
 
     async def _refuse(self, request: OrderRequest, reason: str) -> None:
         refusal = OrderRefused(ts=self.runtime.now_ms(), client_id=request.client_id, trader=request.trader,
@@ -291,9 +303,16 @@ class Desk(Actor):
             await self._sync_fills_and_orders()
 
     async def _sync_fills_and_orders(self) -> None:
+        """An order's new state is published only once the fills behind its ``filled`` are booked.
+
+        Fills and order states are two questions to the exchange, and a fill can happen between them: the
+        order then already says "filled" while its fill is not seen yet. Publishing that state early would
+        let a trader (and the gate) think the position is still there, and sell it twice.
+        """
         fills, self._fill_cursor = await self.exchange.fills_since(self._fill_cursor)
         for fill in fills:
             fill = msgspec.structs.replace(fill, trader=self._client_traders.get(fill.client_id, ""))
+            self._booked[fill.order_id] = self._booked.get(fill.order_id, Decimal(0)) + fill.amount
             self.gate.on_fill(fill)
             self.fills.append(fill)
             self.fill_count += 1
@@ -303,6 +322,8 @@ class Desk(Actor):
             await self.runtime.bus.publish(Topic.FILLS, fill)
         for known in list(self.open_orders.values()):
             current = await self.exchange.order(known.id)
+            if current.filled > self._booked.get(current.id, Decimal(0)):
+                continue  # its fills come with the next round
             if (current.status, current.filled) != (known.status, known.filled):
                 await self._order_update(msgspec.structs.replace(current, trader=known.trader))
 
@@ -332,7 +353,11 @@ class Desk(Actor):
                 break
             for order in still_open:
                 await self.cancel(order.id)
-        await self._sync_orders()
+        for _ in range(STOP_SWEEPS):  # until every tracked order is seen to its end, fills included
+            await self._sync_orders()
+            if not self.open_orders:
+                break
+            await trio.sleep(0.1)
 
     async def kill(self, *, flatten: bool) -> None:
         """The emergency stop: halt, cancel every open order of the account, and with ``flatten`` stop the
