@@ -155,7 +155,7 @@ def test_invalid_utf8_is_replaced() -> None:
 
 
 def test_complete_names_flags_and_choices() -> None:
-    assert complete(registry, "") == ["exit", "help", "quit", "set", "status", "stop"]
+    assert complete(registry, "") == ["back", "exit", "help", "quit", "set", "status", "stop"]
     assert complete(registry, "st") == ["status", "stop"]
     assert complete(registry, "set ") == ["limit", "mode"]
     assert complete(registry, "set mode ") == ["live", "paper"]
