@@ -12,12 +12,11 @@ import functools
 from collections import deque
 from collections.abc import Awaitable, Callable
 from decimal import ROUND_DOWN, Decimal
-from typing import TypeVar
 
 import msgspec
 import trio
 
-from crypy.exchanges import Capabilities, Exchange, ExchangeError, ExchangeUnavailable, OrderRejected
+from crypy.exchanges import Capabilities, Exchange, ExchangeError, OrderRejected, patiently
 from crypy.protocols import (
     BalanceSnapshot,
     CancelRequest,
@@ -47,23 +46,11 @@ from .runtime import Runtime
 from .template import Templates
 from .trader import Trader
 
-T = TypeVar("T")
 STOP_SWEEPS = 5
-START_TRIES = 8
 FLATTEN_MARGIN = Decimal("1.01")
 """Buying back the base with a quote balance: leave room for the price moving before the order fills."""
 
 
-async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
-    """``call``, tried again with a growing pause while the exchange is only temporarily unavailable."""
-    for attempt in range(START_TRIES):
-        try:
-            return await call()
-        except ExchangeUnavailable:
-            if attempt == START_TRIES - 1:
-                raise
-            await trio.sleep(min(0.2 * 2**attempt, 3.0))
-    raise AssertionError("unreachable")
 JOURNALED_TOPICS = (Topic.PROPOSALS, Topic.DECISIONS, Topic.SIGNALS, Topic.POSITIONS, Topic.LIFECYCLE)
 
 
@@ -139,14 +126,14 @@ class Desk(Actor):
     async def setup(self, nursery: trio.Nursery) -> None:
         bus = self.runtime.bus
         self._nursery = nursery
-        self.capabilities = await _patiently(self.exchange.capabilities)
+        self.capabilities = await patiently(self.exchange.capabilities)
         self.gate.capabilities = self.capabilities
-        self.markets = await _patiently(self._tradable_markets)
+        self.markets = await patiently(self._tradable_markets)
         for pair in self.markets:
-            candles = await _patiently(functools.partial(self.exchange.candles, pair, self.timeframe,
+            candles = await patiently(functools.partial(self.exchange.candles, pair, self.timeframe,
                                                          limit=self.template.market_data.history))
             self.history[pair] = deque(candles, maxlen=self.template.market_data.history)
-        await _patiently(self._refresh_balances)
+        await patiently(self._refresh_balances)
         nursery.start_soon(self._serve_requests, bus.subscribe(Topic.ORDER_REQUESTS, Topic.HISTORY_REQUESTS))
         nursery.start_soon(self._journal_events, bus.subscribe(*JOURNALED_TOPICS))
         market_data, orders = self.template.market_data, self.template.orders

@@ -8,11 +8,16 @@ that it never will with these credentials.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+import trio
 
 from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderType, Side, Ticker, TimeInForce
+
+T = TypeVar("T")
 
 
 class ExchangeError(Exception):
@@ -104,3 +109,15 @@ class Exchange(Protocol):
     async def close(self) -> None:
         """Release connections; the adapter is not used afterwards."""
         ...
+
+
+async def patiently(call: Callable[[], Awaitable[T]], tries: int = 8) -> T:
+    """``call``, tried again with a growing pause while the exchange is only temporarily unavailable."""
+    for attempt in range(tries):
+        try:
+            return await call()
+        except ExchangeUnavailable:
+            if attempt == tries - 1:
+                raise
+            await trio.sleep(min(0.2 * 2**attempt, 3.0))
+    raise AssertionError("unreachable")
