@@ -97,7 +97,7 @@ class Desk(Actor):
     @property
     def journal_path(self) -> str:
         """Where the journal writes, for read-only views (``journal``); the writer task owns the file."""
-        return str(self.journal._path)
+        return str(self.journal.path)
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -236,16 +236,7 @@ class Desk(Actor):
             self.gate.on_order_closed(request.trader, request.client_id)
             await self._refuse(request, f"exchange: {exc}")
             return
-        await self._order_update(self._as_booked(msgspec.structs.replace(order, trader=request.trader)))
-
-    def _as_booked(self, order: Order) -> Order:
-        """``order`` as far as its booked fills go: an order that filled before the exchange's answer arrived is
-        still pending here; the next sync books its fills and then reports it filled, in that order."""
-        booked = self._booked.get(order.id, Decimal(0))
-        if order.filled <= booked:
-            return order
-        return msgspec.structs.replace(order, status=OrderStatus.PENDING, filled=booked, avg_price=None,
-                                       fee=Decimal(0), closed=0)
+        await self._order_update(msgspec.structs.replace(order, trader=request.trader))
 
     async def _refuse(self, request: OrderRequest, reason: str) -> None:
         refusal = OrderRefused(ts=self.runtime.now_ms(), client_id=request.client_id, trader=request.trader,
@@ -269,7 +260,20 @@ class Desk(Actor):
         await self._sync_orders()
 
     async def _order_update(self, order: Order) -> None:
-        """Record a new state of an order, publish it, and forget it from the open set once finished."""
+        """Record a new state of an order, publish it, and forget it from the open set once finished.
+
+        A state is published only as far as the order's fills are booked. Fills and order states are two
+        questions to the exchange, and a fill can happen between them (or before the exchange even answers
+        the order): reporting "filled" early would let a trader and the gate think the position is still
+        there, and sell it twice. A known order then keeps its last state until the next sync books its
+        fills; a new one is recorded as pending.
+        """
+        booked = self._booked.get(order.id, Decimal(0))
+        if order.filled > booked:
+            if order.id in self.orders:
+                return
+            order = msgspec.structs.replace(order, status=OrderStatus.PENDING, filled=booked, avg_price=None,
+                                            fee=Decimal(0), closed=0)
         self.orders[order.id] = order
         if order.status.is_terminal:
             self.open_orders.pop(order.id, None)
@@ -290,12 +294,7 @@ class Desk(Actor):
             await self._sync_fills_and_orders()
 
     async def _sync_fills_and_orders(self) -> None:
-        """An order's new state is published only once the fills behind its ``filled`` are booked.
-
-        Fills and order states are two questions to the exchange, and a fill can happen between them: the
-        order then already says "filled" while its fill is not seen yet. Publishing that state early would
-        let a trader (and the gate) think the position is still there, and sell it twice.
-        """
+        """New fills first (booked per order), then every open order's state (see ``_order_update``)."""
         fills, self._fill_cursor = await self.exchange.fills_since(self._fill_cursor)
         for fill in fills:
             fill = msgspec.structs.replace(fill, trader=self._client_traders.get(fill.client_id, ""))
@@ -309,8 +308,6 @@ class Desk(Actor):
             await self.runtime.bus.publish(Topic.FILLS, fill)
         for known in list(self.open_orders.values()):
             current = await self.exchange.order(known.id)
-            if current.filled > self._booked.get(current.id, Decimal(0)):
-                continue  # its fills come with the next round
             if (current.status, current.filled) != (known.status, known.filled):
                 await self._order_update(msgspec.structs.replace(current, trader=known.trader))
 

@@ -28,9 +28,9 @@ async def status(session: Session) -> Pairs:
     return Pairs([
         ("holder", holder.name),
         ("asset", holder.asset),
-        ("capital", f"{holder.capital} {holder.asset}"),
+        ("capital", f"{plain(holder.capital)} {holder.asset}"),
         ("allocated", f"{plain(holder.allocated)} {holder.asset}"),
-        ("available in account", f"{holder.available} {holder.asset}"),
+        ("available in account", f"{plain(holder.available)} {holder.asset}"),
         ("traders", ", ".join(holder.children.names) or "-"),
         ("proposals judged", len(holder.proposals)),
         ("proposals waiting", len(holder.pending)),

@@ -58,6 +58,11 @@ class Journal:
         self._barriers: set[_Barrier] = set()
         self._send, self._receive = trio.open_memory_channel[Event | _Barrier](buffer)
 
+    @property
+    def path(self) -> str | PathLike[str]:
+        """The journal file (readers open it themselves: WAL lets them read while this writes)."""
+        return self._path
+
     async def record(self, event: Event) -> None:
         """Queue ``event`` for the writer; it is in the file once a later ``flush`` returns.
 
