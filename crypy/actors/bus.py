@@ -44,6 +44,7 @@ class Topic(enum.StrEnum):
     PROPOSALS = "proposals"
     DECISIONS = "decisions"
     LIFECYCLE = "lifecycle"
+    RISK = "risk"
 
 
 POLICIES: dict[Topic, Delivery] = {topic: Delivery.RELIABLE for topic in Topic} | {

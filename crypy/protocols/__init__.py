@@ -19,12 +19,13 @@ from .orders import (
     TimeInForce,
     check_transition,
 )
+from .risk import RiskEvent, TradingState
 from .wire import EVENT_TYPES, PROTOCOL_VERSION, FrameError, decode, encode
 
 __all__ = [
     "EVENT_TYPES", "PROTOCOL_VERSION", "ActorCrashed", "ActorStarted", "ActorStopped", "Approval", "Balance",
     "BalanceSnapshot", "CancelRequest", "Candle", "CandleBatch", "Decision", "Event", "Fill", "FrameError",
     "HistoryRequest", "InvalidTransition", "MarketInfo", "Order", "OrderRefused", "OrderRequest", "OrderStatus",
-    "OrderType", "Position", "Proposal", "Side", "Signal", "Ticker", "TimeInForce", "check_transition", "decode",
+    "OrderType", "Position", "Proposal", "RiskEvent", "Side", "Signal", "Ticker", "TimeInForce", "TradingState", "check_transition", "decode",
     "encode", "timeframe_ms",
 ]

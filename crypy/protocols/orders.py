@@ -107,7 +107,12 @@ class Approval(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OrderRequest(Event, frozen=True, kw_only=True):
-    """A trader asks the desk to place an order. ``price`` is required for limit orders only."""
+    """A trader asks the desk to place an order. ``price`` is required for limit orders only.
+
+    ``stop_loss`` and ``take_profit`` are trigger prices of exits attached to an entry: once the entry fills,
+    the desk places them (on the exchange, or watches them itself when the exchange has no such orders) for
+    the amount filled, one cancels the other, and an exit of the trader cancels both.
+    """
 
     client_id: str
     trader: str
@@ -124,6 +129,8 @@ class OrderRequest(Event, frozen=True, kw_only=True):
     expire_ts: int = 0
     approval: Approval | None = None
     reason: str = ""
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
 
 class CancelRequest(Event, frozen=True, kw_only=True):

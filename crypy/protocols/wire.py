@@ -17,6 +17,7 @@ from .decisions import Decision, Proposal, Signal
 from .lifecycle import ActorCrashed, ActorStarted, ActorStopped
 from .market import Candle, CandleBatch, HistoryRequest, Ticker
 from .orders import CancelRequest, Fill, Order, OrderRefused, OrderRequest
+from .risk import RiskEvent
 
 PROTOCOL_VERSION = 1
 
@@ -26,6 +27,7 @@ EVENT_TYPES: tuple[type, ...] = (
     OrderRequest, CancelRequest, OrderRefused, Order, Fill,
     Signal, Proposal, Decision,
     ActorStarted, ActorStopped, ActorCrashed,
+    RiskEvent,
 )
 
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007 - built from a tuple at run time
