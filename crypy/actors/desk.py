@@ -11,9 +11,8 @@ from __future__ import annotations
 import functools
 from collections import deque
 from collections.abc import Awaitable, Callable
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
-import msgspec
 import trio
 
 from crypy.exchanges import Capabilities, Exchange, ExchangeError, OrderRejected, patiently
@@ -28,9 +27,7 @@ from crypy.protocols import (
     Order,
     OrderRefused,
     OrderRequest,
-    OrderStatus,
-    OrderType,
-    Side,
+    TradingState,
 )
 from crypy.repl import CommandRegistry
 from crypy.repl.tables import format_utc
@@ -40,16 +37,15 @@ from . import approval as approvals
 from .actor import Actor
 from .bus import Subscription, Topic
 from .desk_commands import DESK_COMMANDS
+from .desk_risk import DeskRisk
 from .holder import Holder
-from .order_gate import OrderGate, TraderLedger
+from .ledger import CapitalLedger
+from .order_gate import OrderGate
+from .order_tracker import OrderTracker
+from .recovery import recover
 from .runtime import Runtime
 from .template import Templates
 from .trader import Trader
-
-STOP_SWEEPS = 5
-FLATTEN_MARGIN = Decimal("1.01")
-"""Buying back the base with a quote balance: leave room for the price moving before the order fills."""
-
 
 JOURNALED_TOPICS = (Topic.PROPOSALS, Topic.DECISIONS, Topic.SIGNALS, Topic.POSITIONS, Topic.LIFECYCLE)
 
@@ -67,24 +63,19 @@ class Desk(Actor):
         self.markets: dict[str, MarketInfo] = {}
         self.history: dict[str, deque[Candle]] = {}
         self.balances = BalanceSnapshot(ts=0, account=name, balances={})
-        self.orders: dict[str, Order] = {}
-        self.open_orders: dict[str, Order] = {}
-        self.fills: deque[Fill] = deque(maxlen=1000)
-        self.fill_count = 0
         self.candle_count = 0
         self.refusals: deque[OrderRefused] = deque(maxlen=200)
-        self.halted = False
         self.exchange_errors = 0
         self.capabilities: Capabilities | None = None
         self._holder_keys: dict[str, bytes] = {}
-        self.gate = OrderGate(self._holder_keys, self.template.limits)
-        self._client_traders: dict[str, str] = {}
-        self._fill_cursor = 0
-        self._booked: dict[str, Decimal] = {}
-        self._sync_lock = trio.Lock()
-        self._placing = trio.Lock()
+        self.gate = OrderGate(self._holder_keys, self.template.limits, clock=trio.current_time)
+        self.tracker = OrderTracker(exchange, journal, runtime.bus, self.log)
+        self.tracker.fill_hooks.append(self._on_fill)
+        self.tracker.order_hooks.append(self._on_order)
+        self.risk = DeskRisk(self)
+        self.placing = trio.Lock()
+        """Held while a request is checked and sent: the kill switch waits for it, so nothing is sent after."""
         self._rescheduled = trio.Event()
-        self._flatten_seq = 0
         self._nursery: trio.Nursery | None = None
 
     def commands(self) -> CommandRegistry:
@@ -93,6 +84,26 @@ class Desk(Actor):
     @property
     def timeframe(self) -> str:
         return self.template.market_data.timeframe
+
+    @property
+    def state(self) -> TradingState:
+        return self.gate.state
+
+    @property
+    def orders(self) -> dict[str, Order]:
+        return self.tracker.orders
+
+    @property
+    def open_orders(self) -> dict[str, Order]:
+        return self.tracker.open_orders
+
+    @property
+    def fills(self) -> deque[Fill]:
+        return self.tracker.fills
+
+    @property
+    def fill_count(self) -> int:
+        return self.tracker.fill_count
 
     @property
     def journal_path(self) -> str:
@@ -129,21 +140,27 @@ class Desk(Actor):
         self.capabilities = await patiently(self.exchange.capabilities)
         self.gate.capabilities = self.capabilities
         self.markets = await patiently(self._tradable_markets)
+        self.risk.monitor.markets = self.markets
         for pair in self.markets:
             candles = await patiently(functools.partial(self.exchange.candles, pair, self.timeframe,
                                                          limit=self.template.market_data.history))
             self.history[pair] = deque(candles, maxlen=self.template.market_data.history)
-        await patiently(self._refresh_balances)
+        report = await recover(self)
+        if report is not None:
+            await self.risk.set_state(self.state, "recovery", f"recovered from the journal: {report}")
+        await patiently(self.refresh_balances)
         nursery.start_soon(self._serve_requests, bus.subscribe(Topic.ORDER_REQUESTS, Topic.HISTORY_REQUESTS))
         nursery.start_soon(self._journal_events, bus.subscribe(*JOURNALED_TOPICS))
         market_data, orders = self.template.market_data, self.template.orders
         nursery.start_soon(self._every, lambda: market_data.poll_seconds, self._poll_candles)
-        nursery.start_soon(self._every, lambda: orders.poll_seconds, self._sync_orders)
-        nursery.start_soon(self._every, lambda: orders.balance_seconds, self._refresh_balances)
+        nursery.start_soon(self._every, lambda: orders.poll_seconds, self.tracker.sync)
+        nursery.start_soon(self._every, lambda: orders.balance_seconds, self.refresh_balances)
+        positions = {name: ledger for name, ledger in self.gate.ledgers.items() if ledger.acquired > 0}
         for asset, balance in sorted(self.balances.balances.items()):
             markets = [m for m in self.markets.values() if asset in (m.base, m.quote)]
-            if balance.total > 0 and markets:
-                await self._spawn_holder(asset, balance.available, markets)
+            taken = sum((lg.acquired for lg in positions.values() if lg.other == asset), Decimal(0))
+            if balance.total - taken > 0 and markets:
+                await self._spawn_holder(asset, max(balance.available - taken, Decimal(0)), markets, positions)
 
     async def _tradable_markets(self) -> dict[str, MarketInfo]:
         allowed = self.template.limits.allowed_pairs
@@ -153,11 +170,15 @@ class Desk(Actor):
                 markets[pair] = market
         return markets
 
-    async def _spawn_holder(self, asset: str, capital: Decimal, markets: list[MarketInfo]) -> None:
+    async def _spawn_holder(self, asset: str, capital: Decimal, markets: list[MarketInfo],
+                            positions: dict[str, CapitalLedger]) -> None:
+        """A holder for ``asset``; ``capital`` leaves out what other holders' traders hold of it (after a restart)."""
         key = approvals.new_key()
         self._holder_keys[asset] = key
+        own = {name: ledger for name, ledger in positions.items() if ledger.asset == asset}
         factory = functools.partial(Holder, asset, self.name, self.runtime, asset=asset, capital=capital,
-                                    markets=markets, timeframe=self.timeframe, templates=self.templates, key=key)
+                                    markets=markets, timeframe=self.timeframe, templates=self.templates, key=key,
+                                    positions=own)
         await self.children.start(factory)
 
     async def _every(self, seconds: Callable[[], float], job: Callable[[], Awaitable[None]]) -> None:
@@ -173,18 +194,22 @@ class Desk(Actor):
                 await self._rescheduled.wait()
 
     async def _poll_candles(self) -> None:
+        fresh = False
         for pair, cached in self.history.items():
             since = cached[-1].ts + 1 if cached else None
             for candle in await self.exchange.candles(pair, self.timeframe, since_ms=since):
                 if cached and candle.ts <= cached[-1].ts:
                     continue
                 cached.append(candle)
+                fresh = True
                 self.candle_count += 1
                 self.log.info("candle", pair=pair, at=format_utc(candle.ts), close=candle.close,
                               volume=round(candle.volume, 4))
                 await self.runtime.bus.publish(Topic.CANDLES, candle)
+        if fresh:
+            await self.risk.watch()
 
-    async def _refresh_balances(self) -> None:
+    async def refresh_balances(self) -> None:
         balances = await self.exchange.balances()
         self.balances = BalanceSnapshot(ts=self.runtime.now_ms(), account=self.name, balances=balances)
         await self.journal.record(self.balances)
@@ -207,38 +232,36 @@ class Desk(Actor):
         await self.runtime.bus.publish(Topic.HISTORY, batch)
 
     async def _place(self, request: OrderRequest) -> None:
-        """Check and send one request; holding ``_placing`` lets the stop hook wait for a send in flight."""
-        async with self._placing:
+        """Check and send one request; holding ``placing`` lets the kill switch wait for a send in flight."""
+        async with self.placing:
             await self._check_and_send(request)
 
     async def _check_and_send(self, request: OrderRequest) -> None:
+        """Journal the request durably before sending it: after a crash, every order the exchange may have is
+        one the journal asked for, so recovery can look it up by client id."""
         await self.journal.record(request)
         last = self.last_price(request.pair)
-        if self.halted:
-            reason: str | None = "the desk is halted"
-        elif last is None:
-            reason = f"no price yet for {request.pair}"
+        if last is None:
+            reason: str | None = f"no price yet for {request.pair}"
         else:
             reason = self.gate.check(request, market=self.markets.get(request.pair), last_price=last,
                                      now_ms=self.runtime.now_ms())
         if reason is not None:
-            await self._refuse(request, reason)
+            await self.refuse(request, reason)
             return
-        # Known before the order is sent: at replay speed its fill can be seen before the exchange's answer is.
-        self._client_traders[request.client_id] = request.trader
+        await self.journal.flush()
         try:
-            order = await self.exchange.place_order(
-                client_id=request.client_id, pair=request.pair, side=request.side, order_type=request.order_type,
-                amount=request.amount, price=request.price, trigger_price=request.trigger_price,
-                trailing_offset=request.trailing_offset, trailing_percent=request.trailing_percent,
-                post_only=request.post_only, time_in_force=request.time_in_force, expire_ts=request.expire_ts)
+            await self.tracker.place(
+                client_id=request.client_id, trader=request.trader, pair=request.pair, side=request.side,
+                order_type=request.order_type, amount=request.amount, price=request.price,
+                trigger_price=request.trigger_price, trailing_offset=request.trailing_offset,
+                trailing_percent=request.trailing_percent, post_only=request.post_only,
+                time_in_force=request.time_in_force, expire_ts=request.expire_ts)
         except (OrderRejected, ExchangeError) as exc:
             self.gate.on_order_closed(request.trader, request.client_id)
-            await self._refuse(request, f"exchange: {exc}")
-            return
-        await self._order_update(msgspec.structs.replace(order, trader=request.trader))
+            await self.refuse(request, f"exchange: {exc}")
 
-    async def _refuse(self, request: OrderRequest, reason: str) -> None:
+    async def refuse(self, request: OrderRequest, reason: str) -> None:
         refusal = OrderRefused(ts=self.runtime.now_ms(), client_id=request.client_id, trader=request.trader,
                                pair=request.pair, reason=reason)
         self.refusals.append(refusal)
@@ -249,67 +272,17 @@ class Desk(Actor):
     async def _cancel(self, request: CancelRequest) -> None:
         for order in list(self.open_orders.values()):
             if order.client_id == request.client_id and order.trader == request.trader:
-                await self.cancel(order.id)
+                await self.tracker.cancel(order.id)
 
     async def cancel(self, order_id: str) -> None:
-        """Cancel an open order; an order that finished meanwhile is simply followed to its end."""
-        try:
-            await self.exchange.cancel_order(order_id)
-        except ExchangeError as exc:
-            self.log.warning("cancel failed", order_id=order_id, error=str(exc))
-        await self._sync_orders()
+        await self.tracker.cancel(order_id)
 
-    async def _order_update(self, order: Order) -> None:
-        """Record a new state of an order, publish it, and forget it from the open set once finished.
+    async def _on_fill(self, fill: Fill) -> None:
+        self.gate.on_fill(fill)
 
-        A state is published only as far as the order's fills are booked. Fills and order states are two
-        questions to the exchange, and a fill can happen between them (or before the exchange even answers
-        the order): reporting "filled" early would let a trader and the gate think the position is still
-        there, and sell it twice. A known order then keeps its last state until the next sync books its
-        fills; a new one is recorded as pending.
-        """
-        booked = self._booked.get(order.id, Decimal(0))
-        if order.filled > booked:
-            if order.id in self.orders:
-                return
-            order = msgspec.structs.replace(order, status=OrderStatus.PENDING, filled=booked, avg_price=None,
-                                            fee=Decimal(0), closed=0)
-        self.orders[order.id] = order
+    async def _on_order(self, order: Order) -> None:
         if order.status.is_terminal:
-            self.open_orders.pop(order.id, None)
             self.gate.on_order_closed(order.trader, order.client_id)
-        else:
-            self.open_orders[order.id] = order
-        self.log.info("order", id=order.id, trader=order.trader, side=order.side, type=order.order_type,
-                      amount=str(order.amount), status=order.status, filled=str(order.filled))
-        await self.journal.record(order)
-        await self.runtime.bus.publish(Topic.ORDERS, order)
-
-    async def _sync_orders(self) -> None:
-        """New fills first, then the status of every open order, so a trader sees its fill before "filled".
-
-        The poller, a cancel and the stop hook all sync; the lock makes sure no two read the same fills.
-        """
-        async with self._sync_lock:
-            await self._sync_fills_and_orders()
-
-    async def _sync_fills_and_orders(self) -> None:
-        """New fills first (booked per order), then every open order's state (see ``_order_update``)."""
-        fills, self._fill_cursor = await self.exchange.fills_since(self._fill_cursor)
-        for fill in fills:
-            fill = msgspec.structs.replace(fill, trader=self._client_traders.get(fill.client_id, ""))
-            self._booked[fill.order_id] = self._booked.get(fill.order_id, Decimal(0)) + fill.amount
-            self.gate.on_fill(fill)
-            self.fills.append(fill)
-            self.fill_count += 1
-            self.log.info("fill", trader=fill.trader, side=fill.side, amount=str(fill.amount), price=str(fill.price),
-                          fee=f"{fill.fee} {fill.fee_asset}")
-            await self.journal.record(fill)
-            await self.runtime.bus.publish(Topic.FILLS, fill)
-        for known in list(self.open_orders.values()):
-            current = await self.exchange.order(known.id)
-            if (current.status, current.filled) != (known.status, known.filled):
-                await self._order_update(msgspec.structs.replace(current, trader=known.trader))
 
     async def _journal_events(self, sub: Subscription) -> None:
         with sub:
@@ -319,69 +292,20 @@ class Desk(Actor):
     async def on_stop(self) -> None:
         """Halt, cancel every open order of the account, follow them to their end, and flush the journal.
 
-        Halting first refuses requests still queued; taking ``_placing`` waits out a send already in flight,
-        so no order can reach the exchange after the cancel sweep. Sweeps repeat while orders remain
-        (a cancel can race a fill, or an exchange can answer late).
+        Halting first refuses requests still queued; the kill switch's sweep waits out a send already in
+        flight, so no order can reach the exchange after it. With ``flatten_on_shutdown`` the traders'
+        positions are given back at market first, and what has not filled by the deadline is cancelled.
         """
-        await self._halt_and_cancel_all()
-        await self._refresh_balances()
+        risk = self.template.risk
+        await self.risk.halt_and_cancel_all()
+        if risk.flatten_on_shutdown:
+            await self.risk.flatten_all(risk.shutdown_deadline_seconds)
+        await self.risk.follow_to_the_end(seconds=2.0)
+        await self.refresh_balances()
         await self.journal.flush()
 
-    async def _halt_and_cancel_all(self) -> None:
-        self.halted = True
-        async with self._placing:
-            pass
-        for _ in range(STOP_SWEEPS):
-            still_open = await self.exchange.open_orders()
-            if not still_open:
-                break
-            for order in still_open:
-                await self.cancel(order.id)
-        for _ in range(STOP_SWEEPS):  # until every tracked order is seen to its end, fills included
-            await self._sync_orders()
-            if not self.open_orders:
-                break
-            await trio.sleep(0.1)
-
     async def kill(self, *, flatten: bool) -> None:
-        """The emergency stop: halt, cancel every open order of the account, and with ``flatten`` stop the
-        traders and give back at market what each still holds. The desk keeps running (``resume``)."""
-        self.log.warning("kill: halting and cancelling every open order", flatten=flatten)
-        await self._halt_and_cancel_all()
-        if flatten:
-            for holder in self.holders():
-                await holder.children.stop_all(holder.grace)
-            for trader, ledger in list(self.gate.ledgers.items()):
-                await self._flatten(trader, ledger)
-            await self._sync_orders()
-        await self._refresh_balances()
+        await self.risk.kill(flatten=flatten)
 
-    async def _flatten(self, trader: str, ledger: TraderLedger) -> None:
-        """A market order, bypassing the gate (the desk is halted), that gives back what ``trader`` acquired."""
-        pair = ledger.pair
-        market, last = self.markets.get(pair), self.last_price(pair)
-        if market is None or last is None or ledger.acquired <= 0:
-            return
-        step = Decimal(1).scaleb(-market.amount_decimals)
-        if ledger.holder_holds_quote:
-            side, amount = Side.SELL, ledger.acquired
-        else:
-            side, amount = Side.BUY, ledger.acquired / (last * (1 + Decimal(market.taker_fee)) * FLATTEN_MARGIN)
-        amount = amount.quantize(step, rounding=ROUND_DOWN)
-        if amount < Decimal(market.min_amount) or amount * last < Decimal(market.min_cost):
-            self.log.warning("flatten: too little to sell", trader=trader, amount=str(amount))
-            return
-        self._flatten_seq += 1
-        client_id = f"{trader}-flatten-{self._flatten_seq}"
-        try:
-            order = await self.exchange.place_order(client_id=client_id, pair=pair, side=side,
-                                                    order_type=OrderType.MARKET, amount=amount)
-        except ExchangeError as exc:
-            self.log.error("flatten order failed", trader=trader, error=str(exc))
-            return
-        self._client_traders[client_id] = trader
-        await self._order_update(msgspec.structs.replace(order, trader=trader))
-
-    def resume(self) -> None:
-        self.log.warning("resume: trading allowed again")
-        self.halted = False
+    async def resume(self) -> None:
+        await self.risk.resume()

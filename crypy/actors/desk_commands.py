@@ -38,7 +38,7 @@ async def status(session: Session) -> Pairs:
     return Pairs([
         ("desk", desk.name),
         ("exchange time", format_utc(desk.exchange.now_ms())),
-        ("trading", "halted" if desk.halted else "active"),
+        ("trading", str(desk.state)),
         ("pairs", ", ".join(f"{pair} ({desk.timeframe})" for pair in desk.markets) or "-"),
         ("order types", ", ".join(sorted(desk.capabilities.order_types)) if desk.capabilities else "-"),
         ("candles", desk.candle_count),

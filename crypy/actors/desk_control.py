@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from crypy.protocols import TradingState
 from crypy.repl import Arg, CommandError, CommandRegistry, Session
 from crypy.store import JournalReader
 
@@ -79,7 +80,7 @@ async def kill(session: Session, flatten: bool, yes: bool, json: bool) -> None:
     """Answer first, then work in the desk's nursery: the work stops traders and must outlive this command."""
     require_yes(yes, "kill")
     desk = _desk(session)
-    desk.halted = True
+    desk.gate.state = TradingState.HALTED
     work = "cancelling every open order" + (", flattening and stopping the traders" if flatten else "")
     reply = Message(f"halted: {work}; 'resume --yes' allows trading again", {"trading": "halted", "flatten": flatten})
     await session.write_line(render(reply, json) or "")
@@ -90,7 +91,7 @@ async def kill(session: Session, flatten: bool, yes: bool, json: bool) -> None:
 async def resume(session: Session, yes: bool) -> Message:
     require_yes(yes, "resume")
     desk = _desk(session)
-    desk.resume()
+    await desk.resume()
     return Message("trading active", {"trading": "active"})
 
 

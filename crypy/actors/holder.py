@@ -18,13 +18,14 @@ from decimal import ROUND_DOWN, Decimal
 import msgspec
 import trio
 
-from crypy.protocols import BalanceSnapshot, Decision, MarketInfo, Position, Proposal
+from crypy.protocols import BalanceSnapshot, Decision, MarketInfo, Position, Proposal, RiskEvent, TradingState
 from crypy.repl import CommandRegistry
 
 from . import approval as approvals
 from .actor import Actor
 from .bus import Subscription, Topic
 from .holder_commands import HOLDER_COMMANDS
+from .ledger import CapitalLedger
 from .runtime import Runtime
 from .template import Templates
 from .trader import Trader
@@ -46,7 +47,8 @@ class Holder(Actor):
     kind = "holder"
 
     def __init__(self, name: str, parent: str, runtime: Runtime, *, asset: str, capital: Decimal,
-                 markets: list[MarketInfo], timeframe: str, templates: Templates, key: bytes) -> None:
+                 markets: list[MarketInfo], timeframe: str, templates: Templates, key: bytes,
+                 positions: dict[str, CapitalLedger] | None = None) -> None:
         super().__init__(name, parent, runtime)
         self.asset = asset
         self.capital = capital
@@ -64,6 +66,10 @@ class Holder(Actor):
         self.retired_pairs: set[str] = set()
         """Pairs a human retired: not respawned until ``spawn`` names them again."""
         self._approval_ids = itertools.count(1)
+        self.positions = positions or {}
+        """Ledgers of this holder's traders recovered after a restart: a trader of that name takes its over."""
+        self.trading = TradingState.ACTIVE
+        """The desk's trading state: no fresh traders while it is not ACTIVE."""
 
     @property
     def prompt(self) -> str:
@@ -128,20 +134,27 @@ class Holder(Actor):
         bus = self.runtime.bus
         nursery.start_soon(self._judge, bus.subscribe(Topic.PROPOSALS, Topic.POSITIONS))
         nursery.start_soon(self._follow_balances, bus.subscribe(Topic.BALANCES))
+        nursery.start_soon(self._follow_risk, bus.subscribe(Topic.RISK))
         for market in self.markets:
             await self._spawn(market)
         nursery.start_soon(self._respawn)
 
     async def _spawn(self, market: MarketInfo) -> None:
-        factory = functools.partial(Trader, self.trader_name(market), self.name, self.runtime, market=market,
-                                    holder_asset=self.asset, timeframe=self.timeframe,
-                                    template=self.templates.trader)
+        name = self.trader_name(market)
+        recovered = self.positions.pop(name, None)
+        ledger = None if recovered is None else CapitalLedger(
+            asset=recovered.asset, other=recovered.other, base=recovered.base, committed=recovered.committed,
+            acquired=recovered.acquired, realized=recovered.realized)
+        factory = functools.partial(Trader, name, self.name, self.runtime, market=market, holder_asset=self.asset,
+                                    timeframe=self.timeframe, template=self.templates.trader, ledger=ledger)
         await self.children.start(factory)
 
     async def _respawn(self) -> None:
         """Give every pair a trader again, unless the capital is in use by a funded trader in position."""
         while True:
             await trio.sleep(self.template.lifecycle.respawn_seconds)
+            if self.trading is not TradingState.ACTIVE:
+                continue
             if self.template.lifecycle.retire_others_on_entry and any(
                     a.in_position for a in self.allocations.values()):
                 continue
@@ -151,6 +164,12 @@ class Holder(Actor):
                     self.allocations.pop(name, None)
                     self.log.info("creating a fresh trader", trader=name)
                     await self._spawn(market)
+
+    async def _follow_risk(self, sub: Subscription) -> None:
+        with sub:
+            async for event in sub:
+                if isinstance(event, RiskEvent):
+                    self.trading = event.state
 
     async def _follow_balances(self, sub: Subscription) -> None:
         with sub:

@@ -1,18 +1,23 @@
 """The desk's order gate: every order request is checked here before it may reach the exchange.
 
-A request passes only with a valid holder approval (signed by a holder the desk created, for this trader
-and pair, not expired) that still covers it, within the desk's limits and the market's minimums. The gate
-keeps a ledger per trader of how much of its holder's asset it has committed, so an approval cannot be
-spent twice, and a trader can only give back what it actually acquired.
+A request passes only while the desk's trading state allows it (ACTIVE: all; REDUCING: only orders that
+give a position back; HALTED: none), with a valid holder approval (signed by a holder the desk created, for
+this trader and pair, not expired) that still covers it, within the desk's limits (pairs, order value, open
+orders, orders per minute, exposure per asset) and what the exchange offers. The gate keeps a ledger per
+trader of how much of its holder's asset it has committed, so an approval cannot be spent twice, and a
+trader can only give back what it actually acquired.
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from crypy.exchanges.base import Capabilities
-from crypy.protocols import Fill, MarketInfo, OrderRequest, OrderType, Side
+from crypy.protocols import Approval, Fill, MarketInfo, OrderRequest, OrderType, Side, TradingState
 
 from .approval import verify
 from .ledger import CapitalLedger
@@ -24,8 +29,12 @@ class TraderLedger(CapitalLedger):
     """A trader's capital ledger plus the orders the gate let through that have not finished yet."""
 
     pair: str = ""
+    approval: Approval | None = None
+    """The approval the trader's latest entry was checked against (its amount bounds the drawdown)."""
     pending_spend: dict[str, Decimal] = field(default_factory=dict)
     pending_return: dict[str, Decimal] = field(default_factory=dict)
+    pending_acquire: dict[str, Decimal] = field(default_factory=dict)
+    """How much of ``other`` each entry in flight would bring in (for the desk's exposure limit)."""
 
 
 def _order_price(request: OrderRequest, last_price: Decimal) -> Decimal:
@@ -36,30 +45,57 @@ def _order_price(request: OrderRequest, last_price: Decimal) -> Decimal:
 
 
 class OrderGate:
-    def __init__(self, holder_keys: dict[str, bytes], limits: DeskLimits,
-                 capabilities: Capabilities | None = None) -> None:
+    def __init__(self, holder_keys: dict[str, bytes], limits: DeskLimits, capabilities: Capabilities | None = None,
+                 *, clock: Callable[[], float] = time.monotonic) -> None:
         self._keys = holder_keys
         self.limits = limits
         self.capabilities = capabilities
         self.ledgers: dict[str, TraderLedger] = {}
+        self.state = TradingState.ACTIVE
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        """When (``clock`` seconds) the requests of the last minute passed, for ``max_orders_per_minute``."""
 
     def check(self, request: OrderRequest, *, market: MarketInfo | None, last_price: Decimal,
               now_ms: int) -> str | None:
         """The reason to refuse ``request``, or None when it may go to the exchange (and is then reserved)."""
         reason = self._refusal(request, market, last_price, now_ms)
         if reason is None:
-            assert market is not None and request.approval is not None
-            ledger = self._ledger(request, market)
-            estimate = self._estimate(request, market, _order_price(request, last_price))
-            if ledger.spends(request.side):
-                ledger.pending_spend[request.client_id] = estimate
-            else:
-                ledger.pending_return[request.client_id] = estimate
+            assert market is not None
+            self.reserve(request, market, last_price)
+            self._sent.append(self._clock())
         return reason
+
+    def reserve(self, request: OrderRequest, market: MarketInfo, last_price: Decimal) -> None:
+        """Count ``request`` as in flight until ``on_order_closed``: after ``check`` passed it, or for an order a
+        restarted desk found open on the exchange."""
+        ledger = self.recall(request, market)
+        price = _order_price(request, last_price)
+        estimate = self._estimate(request, market, price)
+        if ledger.spends(request.side):
+            ledger.pending_spend[request.client_id] = estimate
+            ledger.pending_acquire[request.client_id] = request.amount if request.side is Side.BUY else (
+                request.amount * price)
+        else:
+            ledger.pending_return[request.client_id] = estimate
+
+    def recall(self, request: OrderRequest, market: MarketInfo) -> TraderLedger:
+        """The ledger of the request's trader, made from its approval if the gate has none yet (a restart
+        rebuilds the ledgers by recalling the journaled requests, then booking the journaled fills)."""
+        assert request.approval is not None
+        ledger = self._ledger(request, market)
+        ledger.approval = request.approval
+        return ledger
+
+    def open_orders(self) -> int:
+        """Orders this gate let through that have not reached a terminal state yet."""
+        return sum(len(ledger.pending_spend) + len(ledger.pending_return) for ledger in self.ledgers.values())
 
     def _refusal(self, request: OrderRequest, market: MarketInfo | None, last_price: Decimal,
                  now_ms: int) -> str | None:
         approval = request.approval
+        if self.state is TradingState.HALTED:
+            return "the desk is halted: no new orders"
         if market is None:
             return f"unknown pair {request.pair}"
         if self.limits.allowed_pairs and request.pair not in self.limits.allowed_pairs:
@@ -95,13 +131,43 @@ class OrderGate:
         ledger = self._ledger(request, market)
         estimate = self._estimate(request, market, price)
         if ledger.spends(request.side):
+            if self.state is TradingState.REDUCING:
+                return "the desk is reducing: only orders that give a position back"
             room = approval.amount - ledger.committed - sum(ledger.pending_spend.values())
             if estimate > room:
                 return f"approval {approval.id} has {max(room, Decimal(0))} {ledger.asset} left, order needs {estimate}"
+            exposure = self._exposure_refusal(ledger, request.amount if request.side is Side.BUY else notional)
+            if exposure is not None:
+                return exposure
         else:
             room = ledger.acquired - sum(ledger.pending_return.values())
             if estimate > room:
                 return f"{request.trader} holds {max(room, Decimal(0))} {ledger.other}, order needs {estimate}"
+        return self._pace_refusal()
+
+    def _exposure_refusal(self, ledger: TraderLedger, acquires: Decimal) -> str | None:
+        """Whether acquiring ``acquires`` more of ``ledger.other`` would take the traders past its exposure limit.
+
+        Held amounts count, and so do the entries in flight (their reservation is in the holder's asset, so
+        an open buy counts at its amount through ``pending_acquire``)."""
+        limit = self.limits.max_exposure.get(ledger.other)
+        if limit is None:
+            return None
+        held = sum((lg.acquired + sum(lg.pending_acquire.values()) for lg in self.ledgers.values()
+                    if lg.other == ledger.other), Decimal(0))
+        if held + acquires > limit:
+            return f"exposure to {ledger.other} would be {held + acquires}, above the desk limit {limit}"
+        return None
+
+    def _pace_refusal(self) -> str | None:
+        """Open orders and orders per minute: the brakes on a trader gone into a loop."""
+        if self.open_orders() >= self.limits.max_open_orders:
+            return f"{self.open_orders()} orders are open, the desk limit is {self.limits.max_open_orders}"
+        now = self._clock()
+        while self._sent and self._sent[0] <= now - 60:
+            self._sent.popleft()
+        if len(self._sent) >= self.limits.max_orders_per_minute:
+            return f"{len(self._sent)} orders in the last minute, the desk limit is {self.limits.max_orders_per_minute}"
         return None
 
     def _unsupported(self, request: OrderRequest) -> str | None:
@@ -153,3 +219,4 @@ class OrderGate:
         if ledger is not None:
             ledger.pending_spend.pop(client_id, None)
             ledger.pending_return.pop(client_id, None)
+            ledger.pending_acquire.pop(client_id, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,3 +22,5 @@ class Runtime:
     bus: Bus = field(default_factory=Bus)
     registry: Registry = field(default_factory=Registry)
     now_ms: Callable[[], int] = wall_clock_ms
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    """Part of every client id this process makes, so none repeats one of an earlier run on the same account."""

@@ -32,6 +32,41 @@ class OrderSettings(msgspec.Struct, forbid_unknown_fields=True):
 class DeskLimits(msgspec.Struct, forbid_unknown_fields=True):
     max_order_notional: Decimal = Decimal(10_000)
     allowed_pairs: list[str] = msgspec.field(default_factory=list)
+    max_open_orders: int = 50
+    max_orders_per_minute: int = 600
+    max_exposure: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    """Per asset, the most of it the traders may hold together (what they acquired, open orders included)."""
+
+    def __post_init__(self) -> None:
+        if self.max_order_notional <= 0 or self.max_open_orders < 1 or self.max_orders_per_minute < 1:
+            raise ValueError("max_order_notional, max_open_orders and max_orders_per_minute must be positive")
+        if any(limit < 0 for limit in self.max_exposure.values()):
+            raise ValueError("max_exposure amounts must not be negative")
+
+
+class RiskSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """The desk's risk controls; amounts are in ``quote``, the account's quote currency."""
+
+    quote: str = "USD"
+    daily_loss_limit: Decimal | None = None
+    """Realized plus unrealized trading loss since 00:00 UTC that switches the desk to ``on_daily_loss``."""
+    on_daily_loss: str = "halted"
+    flatten_on_daily_loss: bool = True
+    trader_max_drawdown: float | None = None
+    """A trader whose P&L falls this fraction of its approval below its best is flattened and stopped."""
+    flatten_on_shutdown: bool = False
+    shutdown_deadline_seconds: float = 30.0
+    """How long a closing shutdown waits for its market orders before it cancels what is left."""
+
+    def __post_init__(self) -> None:
+        if self.on_daily_loss not in ("reducing", "halted"):
+            raise ValueError(f"on_daily_loss must be 'reducing' or 'halted', not {self.on_daily_loss!r}")
+        if self.daily_loss_limit is not None and self.daily_loss_limit <= 0:
+            raise ValueError("daily_loss_limit must be a positive amount")
+        if self.trader_max_drawdown is not None and not 0 < self.trader_max_drawdown <= 1:
+            raise ValueError("trader_max_drawdown must be a fraction in (0, 1]")
+        if self.shutdown_deadline_seconds <= 0:
+            raise ValueError("shutdown_deadline_seconds must be positive")
 
 
 def _default_paper_balance() -> dict[str, Decimal]:
@@ -46,6 +81,7 @@ class DeskTemplate(msgspec.Struct, forbid_unknown_fields=True):
     market_data: MarketDataSettings = msgspec.field(default_factory=MarketDataSettings)
     orders: OrderSettings = msgspec.field(default_factory=OrderSettings)
     limits: DeskLimits = msgspec.field(default_factory=DeskLimits)
+    risk: RiskSettings = msgspec.field(default_factory=RiskSettings)
     paper: PaperSettings = msgspec.field(default_factory=PaperSettings)
 
 

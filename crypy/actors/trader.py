@@ -55,13 +55,14 @@ class Trader(Actor):
     kind = "trader"
 
     def __init__(self, name: str, parent: str, runtime: Runtime, *, market: MarketInfo, holder_asset: str,
-                 timeframe: str, template: TraderTemplate) -> None:
+                 timeframe: str, template: TraderTemplate, ledger: CapitalLedger | None = None) -> None:
         super().__init__(name, parent, runtime)
         self.market = market
         self.timeframe = timeframe
         self.template = template
         other = market.base if holder_asset == market.quote else market.quote
-        self.ledger = CapitalLedger(asset=holder_asset, other=other, base=market.base)
+        self.ledger = ledger or CapitalLedger(asset=holder_asset, other=other, base=market.base)
+        """Empty for a new trader; what the desk's journal says this trader held, after a restart."""
         self.phase = "starting"
         self.proposal: Proposal | None = None
         self.approval: Approval | None = None
@@ -312,7 +313,7 @@ class Trader(Actor):
 
     async def send_order(self, side: Side, amount: Decimal, *, reason: str, price: Decimal | None = None) -> str:
         """Ask the desk for an order under this trader's approval; returns its client id."""
-        client_id = f"{self.name}-{next(self._seq)}"
+        client_id = f"{self.name}-{self.runtime.run_id}-{next(self._seq)}"
         request = OrderRequest(ts=self.runtime.now_ms(), client_id=client_id, trader=self.name, pair=self.market.pair,
                                side=side, order_type=OrderType.LIMIT if price else OrderType.MARKET, amount=amount,
                                price=price, approval=self.approval, reason=reason)

@@ -8,7 +8,7 @@ that it never will with these credentials.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, TypeVar
@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 import trio
 
 from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderType, Side, Ticker, TimeInForce
+from crypy.simulator.market_stats import PublicTrade
 
 T = TypeVar("T")
 
@@ -53,6 +54,8 @@ class Capabilities:
     amend: bool = False
     max_candles: int = 720
     pair_status: dict[str, str] = field(default_factory=dict)
+    persistent: bool = True
+    """The account outlives this process (a restarted desk reconciles with it); False for a paper account."""
 
 
 class Exchange(Protocol):
@@ -79,6 +82,13 @@ class Exchange(Protocol):
 
     async def ticker(self, pair: str) -> Ticker: ...
 
+    async def public_trades(self, pair: str, since_ms: int) -> list[PublicTrade]:
+        """The exchange's public trades at or after ``since_ms``, oldest first, one page (Kraken: up to 1000).
+
+        History older than ``Capabilities.max_candles`` candles exists only as trades on Kraken.
+        """
+        ...
+
     async def balances(self) -> dict[str, Balance]: ...
 
     async def place_order(self, *, client_id: str, pair: str, side: Side, order_type: OrderType, amount: Decimal,
@@ -101,6 +111,16 @@ class Exchange(Protocol):
     async def open_orders(self) -> list[Order]: ...
 
     async def order(self, order_id: str) -> Order: ...
+
+    async def order_by_client_id(self, client_id: str) -> Order | None:
+        """The order placed with crypy's ``client_id``, open or closed, or None when the exchange never got it.
+
+        A restarted desk asks this about the requests its journal holds without an answer."""
+        ...
+
+    def recall_client_ids(self, client_ids: Iterable[str]) -> None:
+        """Client ids this account used before a restart (from the journal), so reports translate back to them."""
+        ...
 
     async def fills_since(self, cursor: int) -> tuple[list[Fill], int]:
         """Fills after ``cursor`` (0 = from the start) and the cursor to pass next time."""

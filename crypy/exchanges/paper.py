@@ -13,17 +13,18 @@ limited), and only for the pairs that have live orders.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 import trio
 
 from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderType, Side, Ticker, TimeInForce, timeframe_ms
+from crypy.simulator import errors as sim_errors
 from crypy.simulator.engine import MatchingEngine
 from crypy.simulator.markets import MarketSpec
 
-from .base import Capabilities
+from .base import Capabilities, PublicTrade
 from .ccxt_kraken import KrakenCcxtExchange
 from .simulated import translated_sim_errors
 
@@ -143,7 +144,8 @@ class PaperExchange:
     async def capabilities(self) -> Capabilities:
         public = await self.public.capabilities()
         return Capabilities(order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), post_only=True,
-                            amend=True, max_candles=public.max_candles, pair_status=public.pair_status)
+                            amend=True, max_candles=public.max_candles, pair_status=public.pair_status,
+                            persistent=False)
 
     async def markets(self) -> dict[str, MarketInfo]:
         return await self.public.markets()
@@ -156,6 +158,9 @@ class PaperExchange:
 
     async def ticker(self, pair: str) -> Ticker:
         return await self.public.ticker(pair)
+
+    async def public_trades(self, pair: str, since_ms: int) -> list[PublicTrade]:
+        return await self.public.public_trades(pair, since_ms)
 
     # -- the paper account: the engine's ----------------------------------------------------------------------
 
@@ -197,6 +202,16 @@ class PaperExchange:
         engine = await self._fresh()
         with translated_sim_errors():
             return engine.order(PAPER_ACCOUNT, order_id)
+
+    async def order_by_client_id(self, client_id: str) -> Order | None:
+        engine = await self._fresh()
+        try:
+            return engine.order_by_client_id(PAPER_ACCOUNT, client_id)
+        except sim_errors.ExchangeError:
+            return None
+
+    def recall_client_ids(self, client_ids: Iterable[str]) -> None:
+        """A paper account lives as long as its process: there is nothing earlier to translate."""
 
     async def fills_since(self, cursor: int) -> tuple[list[Fill], int]:
         fills = (await self._fresh()).fills(PAPER_ACCOUNT, cursor)

@@ -7,7 +7,7 @@ checkpoint, so the desk behaves as it would over a network, just faster.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TypeVar
@@ -15,7 +15,7 @@ from typing import TypeVar
 import trio
 
 from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderType, Side, Ticker, TimeInForce
-from crypy.simulator import SimExchange
+from crypy.simulator import PublicTrade, SimExchange
 from crypy.simulator import errors as sim_errors
 
 from .base import Capabilities, ExchangeError, OrderRejected
@@ -70,6 +70,9 @@ class SimulatedExchange:
     async def ticker(self, pair: str) -> Ticker:
         return await self._call(lambda: self.sim.ticker(pair))
 
+    async def public_trades(self, pair: str, since_ms: int) -> list[PublicTrade]:
+        return await self._call(lambda: self.sim.public_trades(pair, since_ms))
+
     async def balances(self) -> dict[str, Balance]:
         return await self._call(lambda: self.sim.balances(self.account))
 
@@ -96,6 +99,15 @@ class SimulatedExchange:
 
     async def order(self, order_id: str) -> Order:
         return await self._call(lambda: self.sim.order(self.account, order_id))
+
+    async def order_by_client_id(self, client_id: str) -> Order | None:
+        try:
+            return await self._call(lambda: self.sim.order_by_client_id(self.account, client_id))
+        except ExchangeError:
+            return None
+
+    def recall_client_ids(self, client_ids: Iterable[str]) -> None:
+        """The simulator keeps crypy's client ids as they are: nothing to translate."""
 
     async def fills_since(self, cursor: int) -> tuple[list[Fill], int]:
         fills = await self._call(lambda: self.sim.fills(self.account, cursor))

@@ -26,6 +26,6 @@ __all__ = [
     "EVENT_TYPES", "PROTOCOL_VERSION", "ActorCrashed", "ActorStarted", "ActorStopped", "Approval", "Balance",
     "BalanceSnapshot", "CancelRequest", "Candle", "CandleBatch", "Decision", "Event", "Fill", "FrameError",
     "HistoryRequest", "InvalidTransition", "MarketInfo", "Order", "OrderRefused", "OrderRequest", "OrderStatus",
-    "OrderType", "Position", "Proposal", "RiskEvent", "Side", "Signal", "Ticker", "TimeInForce", "TradingState", "check_transition", "decode",
-    "encode", "timeframe_ms",
+    "OrderType", "Position", "Proposal", "RiskEvent", "Side", "Signal", "Ticker", "TimeInForce", "TradingState",
+    "check_transition", "decode", "encode", "timeframe_ms",
 ]
