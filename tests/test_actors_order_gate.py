@@ -12,7 +12,7 @@ from crypy.actors import approval as approvals
 from crypy.actors.order_gate import OrderGate
 from crypy.actors.template import DeskLimits
 from crypy.exchanges import Capabilities
-from crypy.protocols import Fill, MarketInfo, OrderRequest, OrderType, Side, TimeInForce
+from crypy.protocols import Fill, MarketInfo, OrderRequest, OrderType, Side, TimeInForce, TradingState
 
 XBT_USD = MarketInfo(pair="XBT/USD", base="XBT", quote="USD", price_decimals=1, amount_decimals=8,
                      min_amount="0.0001", min_cost="0.5", maker_fee="0.0016", taker_fee="0.0026")
@@ -161,3 +161,82 @@ def test_the_gate_refuses_what_the_exchange_does_not_offer(changes: dict[str, ob
         assert refusal is None
     else:
         assert refusal is not None and reason in refusal
+
+
+def test_max_open_orders_counts_what_the_gate_let_through_until_it_ends() -> None:
+    gate = _gate(max_open_orders=2)
+    approval = _approval(amount="10000")
+    assert _check(gate, _request(amount="0.01", approval=approval, client_id="a")) is None
+    assert _check(gate, _request(amount="0.01", approval=approval, client_id="b")) is None
+    assert _check(gate, _request(amount="0.01", approval=approval, client_id="c")) == (
+        "2 orders are open, the desk limit is 2")
+    gate.on_order_closed("XBT/USD@USD", "a")
+    assert _check(gate, _request(amount="0.01", approval=approval, client_id="c")) is None
+
+
+def test_max_orders_per_minute_is_a_sliding_window() -> None:
+    now = [1000.0]
+    gate = OrderGate({"USD": KEY}, DeskLimits(max_orders_per_minute=3), clock=lambda: now[0])
+    approval = _approval(amount="10000")
+    for n in range(3):
+        assert _check(gate, _request(amount="0.01", approval=approval, client_id=f"o{n}")) is None
+        gate.on_order_closed("XBT/USD@USD", f"o{n}")
+        now[0] += 10
+    assert _check(gate, _request(amount="0.01", approval=approval, client_id="o3")) == (
+        "3 orders in the last minute, the desk limit is 3")
+    now[0] = 1000.0 + 60.5  # the first one left the window
+    assert _check(gate, _request(amount="0.01", approval=approval, client_id="o3")) is None
+
+
+def test_max_exposure_adds_up_every_trader_holding_the_asset() -> None:
+    gate = _gate(max_exposure={"XBT": Decimal("0.05")})
+    first = _approval(amount="10000")
+    assert _check(gate, _request(amount="0.03", approval=first, client_id="a")) is None
+    gate.on_fill(_fill(Side.BUY, "0.03"))
+    gate.on_order_closed("XBT/USD@USD", "a")
+    other = approvals.sign(KEY, id="USD-A2", holder="USD", trader="XBT/USD@USD#2", pair="XBT/USD", asset="USD",
+                           amount=Decimal("10000"), expires=10_000)
+    refused = _check(gate, _request(amount="0.03", approval=other, trader="XBT/USD@USD#2", client_id="b"))
+    assert refused == "exposure to XBT would be 0.06, above the desk limit 0.05"
+    assert _check(gate, _request(amount="0.02", approval=other, trader="XBT/USD@USD#2", client_id="b")) is None
+    # the entry in flight counts too, and giving back is never limited by exposure
+    assert "exposure to XBT" in (_check(gate, _request(amount="0.01", approval=first, client_id="c")) or "")
+    assert _check(gate, _request(side=Side.SELL, amount="0.03", approval=first, client_id="d")) is None
+
+
+@pytest.mark.parametrize(
+    ("state", "entry", "exit_"),
+    [
+        (TradingState.ACTIVE, None, None),
+        (TradingState.REDUCING, "the desk is reducing: only orders that give a position back", None),
+        (TradingState.HALTED, "the desk is halted: no new orders", "the desk is halted: no new orders"),
+    ],
+)
+def test_each_trading_state_lets_through_what_it_says(state: TradingState, entry: str | None,
+                                                      exit_: str | None) -> None:
+    gate = _gate()
+    approval = _approval(amount="10000")
+    assert _check(gate, _request(amount="0.02", approval=approval, client_id="in")) is None
+    gate.on_fill(_fill(Side.BUY, "0.02"))
+    gate.on_order_closed("XBT/USD@USD", "in")
+    gate.state = state
+    assert _check(gate, _request(amount="0.01", approval=approval, client_id="more")) == entry
+    assert _check(gate, _request(side=Side.SELL, amount="0.02", approval=approval, client_id="out")) == exit_
+
+
+def test_a_reused_approval_is_refused_once_spent_and_for_anyone_else() -> None:
+    gate = _gate()
+    approval = _approval(amount="500")
+    assert _check(gate, _request(amount="0.02", approval=approval, client_id="a")) is None
+    gate.on_fill(_fill(Side.BUY, "0.02", fee="1.04"))
+    gate.on_order_closed("XBT/USD@USD", "a")
+    again = _check(gate, _request(amount="0.01", approval=approval, client_id="b"))
+    assert again is not None and "approval USD-A1 has 98.96 USD left" in again
+    stolen = _check(gate, _request(amount="0.001", approval=approval, trader="ETH/USD@USD", client_id="c"))
+    assert stolen == "approval USD-A1 does not cover ETH/USD@USD on XBT/USD"
+
+
+def test_bad_limits_in_a_template_are_refused() -> None:
+    for limits in ({"max_open_orders": 0}, {"max_orders_per_minute": -1}, {"max_exposure": {"XBT": "-1"}}):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert(limits, DeskLimits)

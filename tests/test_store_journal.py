@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from crypy.protocols import Candle, Fill, Order, OrderStatus, OrderType, Side
+from crypy.protocols import Candle, Fill, Order, OrderStatus, OrderType, RiskEvent, Side, TradingState
 from crypy.store import Journal, JournalClosed, JournalReader
 
 
@@ -180,3 +180,19 @@ async def test_a_reopened_journal_continues_the_sequence(tmp_path: Path) -> None
             nursery.cancel_scope.cancel()
     with JournalReader(path) as reader:
         assert [line.split()[0] for line in reader.recent(10)] == ["#1", "#2", "#3", "#4"]
+
+
+async def test_risk_events_take_part_in_the_sequence(tmp_path: Path) -> None:
+    """The writer's next ``seq`` counts the risk table too: a reopened journal must not reuse a risk event's."""
+    path = tmp_path / "j.db"
+    halt = RiskEvent(ts=1, kind="daily_loss_limit", state=TradingState.HALTED, detail="loss over limit",
+                     value=Decimal("-501.25"), limit=Decimal("500"), asset="USD")
+    for event in (halt, _order(2)):
+        journal = Journal(path)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(journal.run)
+            await journal.record(event)
+            nursery.cancel_scope.cancel()
+    with JournalReader(path) as reader:
+        assert [line.split()[0] for line in reader.recent(10)] == ["#1", "#2"]
+        assert reader.risk_events() == [halt]

@@ -28,8 +28,11 @@ from crypy.protocols import (
     OrderType,
     Position,
     Proposal,
+    RiskEvent,
     Side,
     Signal,
+    TimeInForce,
+    TradingState,
     encode,
 )
 from crypy.store import Journal, JournalReader
@@ -83,6 +86,14 @@ EVENTS: tuple[Event, ...] = (
     ActorCrashed(ts=T0 + 18, name="t2", error="ZeroDivisionError: division by zero", restarts=2,
                  will_restart=True),
     ActorStopped(ts=T0 + 19, name="t1", reason="shutdown"),
+    RiskEvent(ts=T0 + 20, kind="trader_drawdown", state=TradingState.ACTIVE, detail="t1 retired", trader="t1",
+              value=Decimal("-120.50"), limit=Decimal("100"), asset="USD"),
+    RiskEvent(ts=T0 + 21, kind="kill", state=TradingState.HALTED, detail="operator"),
+    OrderRequest(ts=T0 + 22, client_id="c-full", trader="t1", pair="BTC/USD", side=Side.BUY,
+                 order_type=OrderType.STOP_LOSS_LIMIT, amount=Decimal("0.010"), price=Decimal("41000.0"),
+                 trigger_price=Decimal("40900.5"), trailing_offset=Decimal("1.50"), trailing_percent=True,
+                 post_only=True, time_in_force=TimeInForce.GTD, expire_ts=T0 + 3_600_000, approval=APPROVAL,
+                 stop_loss=Decimal("39000.00"), take_profit=Decimal("45000.10")),
 )
 
 
@@ -119,6 +130,7 @@ async def test_every_event_type_round_trips_exactly(tmp_path: Path) -> None:
         _same(reader.positions(), _of(Position))
         _same(reader.balances(), _of(BalanceSnapshot))
         _same(reader.actor_events(), _of(ActorStarted, ActorStopped, ActorCrashed))
+        _same(reader.risk_events(), _of(RiskEvent))
 
 
 async def test_decimals_are_stored_as_their_exact_text(tmp_path: Path) -> None:
@@ -150,6 +162,33 @@ async def test_queries_filter_by_trader_and_open_state(tmp_path: Path) -> None:
         assert [f.id for f in reader.fills(trader="t1")] == ["f1"]
         assert [f.id for f in reader.fills(trader="")] == ["f2"]
         assert [p.trader for p in reader.positions(trader="t2")] == ["t2"]
+        assert [r.kind for r in reader.risk_events(trader="t1")] == ["trader_drawdown"]
+        assert [r.kind for r in reader.risk_events(trader="")] == ["kill"]
+
+
+async def test_fill_ids_are_every_journaled_fill(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    await _write(path, EVENTS)
+    with JournalReader(path) as reader:
+        assert reader.fill_ids() == {"f1", "f2"}
+
+
+def _request(n: int, client_id: str) -> OrderRequest:
+    return OrderRequest(ts=T0 + n, client_id=client_id, trader="t1", pair="BTC/USD", side=Side.BUY,
+                        order_type=OrderType.MARKET, amount=Decimal("0.01"), take_profit=Decimal("50000"))
+
+
+async def test_requests_without_orders_are_those_neither_placed_nor_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    await _write(path, [
+        _request(1, "placed"), _request(2, "refused"), _request(3, "lost-1"),
+        _order(4, "o1", OrderStatus.OPEN, client_id="placed"),
+        OrderRefused(ts=T0 + 5, client_id="refused", trader="t1", pair="BTC/USD", reason="halted"),
+        _order(6, "o2", OrderStatus.CANCELLED, client_id="no-request"),
+        _request(7, "lost-2"),
+    ])
+    with JournalReader(path) as reader:
+        _same(reader.order_requests_without_orders(), [_request(3, "lost-1"), _request(7, "lost-2")])
 
 
 async def test_counts_every_table(tmp_path: Path) -> None:
@@ -157,8 +196,9 @@ async def test_counts_every_table(tmp_path: Path) -> None:
     await _write(path, EVENTS)
     with JournalReader(path) as reader:
         assert reader.counts() == {
-            "orders": 3, "fills": 2, "order_requests": 2, "cancel_requests": 1, "refusals": 1, "proposals": 1,
-            "decisions": 2, "signals": 1, "positions": 2, "balance_snapshots": 2, "actor_events": 3, "balances": 2,
+            "orders": 3, "fills": 2, "order_requests": 3, "cancel_requests": 1, "refusals": 1, "proposals": 1,
+            "decisions": 2, "signals": 1, "positions": 2, "balance_snapshots": 2, "actor_events": 3, "risk_events": 2,
+            "balances": 2,
         }
 
 
@@ -171,11 +211,15 @@ async def test_recent_lists_the_latest_entries_across_tables_oldest_first(tmp_pa
         assert reader.recent(0) == []
     assert len(everything) == len(EVENTS)
     assert lines == everything[-5:]
-    assert lines[0] == "#16 2023-11-14 22:13:20.015 position t2 ETH/USD: 0 ETH realized 0"
-    assert "balances kraken: BTC 1.50000000 (held 0.02345678), USD 12345.6700" in lines[1]
-    assert lines[2].endswith("balances empty: none")
-    assert "actor t2 crashed after 2 restarts, will restart: ZeroDivisionError" in lines[3]
-    assert lines[4].endswith("actor t1 stopped (shutdown)")
+    assert everything[15] == "#16 2023-11-14 22:13:20.015 position t2 ETH/USD: 0 ETH realized 0"
+    assert "balances kraken: BTC 1.50000000 (held 0.02345678), USD 12345.6700" in everything[16]
+    assert everything[17].endswith("balances empty: none")
+    assert "actor t2 crashed after 2 restarts, will restart: ZeroDivisionError" in lines[0]
+    assert lines[1].endswith("actor t1 stopped (shutdown)")
+    assert lines[2].endswith("risk trader_drawdown t1 -> active: t1 retired value -120.50 limit 100 USD")
+    assert lines[3].endswith("risk kill desk -> halted: operator")
+    assert lines[4].endswith("request [c-full] t1: buy stop-loss-limit 0.010 BTC/USD @ 41000.0 trigger 40900.5 "
+                             "stop loss 39000.00 take profit 45000.10 approval a1")
     assert "order o1 [c-o1] t1: sell limit 0.12345678 BTC/USD @ 43210.10 -> partially_filled filled 0.10000000" \
         in everything[4]
     assert "decision on p1 usd -> t1: accepted, allocation 1000.00 (best sharpe)" in everything[11]

@@ -20,6 +20,11 @@ def _because(reason: str | None) -> str:
     return f" ({reason})" if reason else ""
 
 
+def _figures(r: sqlite3.Row, labels: tuple[tuple[str, str], ...]) -> str:
+    """`` label value`` for each (label, column) of ``r`` that is not NULL."""
+    return "".join(f" {label} {r[column]}" for label, column in labels if r[column] is not None)
+
+
 def _order(r: sqlite3.Row) -> str:
     filled = f" filled {r['filled']}{_at(r['avg_price'])} fee {r['fee']}" if Decimal(r["filled"]) else ""
     return (f"order {r['order_id']} [{r['client_id']}] {r['trader'] or '-'}: {r['side']} {r['order_type']} "
@@ -33,8 +38,9 @@ def _fill(r: sqlite3.Row) -> str:
 
 def _order_request(r: sqlite3.Row) -> str:
     approval = f" approval {r['approval_id']}" if r["approval_id"] else ""
+    prices = _figures(r, (("trigger", "trigger_price"), ("stop loss", "stop_loss"), ("take profit", "take_profit")))
     return (f"request [{r['client_id']}] {r['trader']}: {r['side']} {r['order_type']} {r['amount']} "
-            f"{r['pair']}{_at(r['price'])}{approval}{_because(r['reason'])}")
+            f"{r['pair']}{_at(r['price'])}{prices}{approval}{_because(r['reason'])}")
 
 
 def _cancel_request(r: sqlite3.Row) -> str:
@@ -74,10 +80,16 @@ def _actor_event(r: sqlite3.Row) -> str:
     return f"actor {r['name']} crashed after {r['restarts']} restarts, {then}: {r['error']}"
 
 
+def _risk_event(r: sqlite3.Row) -> str:
+    figures = _figures(r, (("value", "value"), ("limit", "limit_value")))
+    asset = f" {r['asset']}" if figures and r["asset"] else ""
+    return f"risk {r['kind']} {r['trader'] or 'desk'} -> {r['state']}: {r['detail']}{figures}{asset}"
+
+
 _LINES: dict[str, Callable[[sqlite3.Row], str]] = {
     "orders": _order, "fills": _fill, "order_requests": _order_request, "cancel_requests": _cancel_request,
     "refusals": _refusal, "proposals": _proposal, "decisions": _decision, "signals": _signal,
-    "positions": _position, "actor_events": _actor_event,
+    "positions": _position, "actor_events": _actor_event, "risk_events": _risk_event,
 }
 
 

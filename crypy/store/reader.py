@@ -27,6 +27,7 @@ from crypy.protocols import (
     OrderStatus,
     Position,
     Proposal,
+    RiskEvent,
     Signal,
 )
 
@@ -37,25 +38,37 @@ from .schema import ALL_TABLES, JOURNAL_TABLES, SCHEMA_VERSION, SchemaVersionErr
 _OPEN_STATUSES = tuple(status.value for status in OrderStatus if not status.is_terminal)
 
 
+def connect_read_only(path: str | PathLike[str]) -> sqlite3.Connection:
+    """An autocommit, ``sqlite3.Row`` connection that cannot write, to a journal at this code's schema version.
+
+    ``mode=ro`` makes it safe beside a running writer and unable to create or migrate a file by mistake.
+    Raises ``FileNotFoundError``, ``SchemaVersionError``, or ``sqlite3.DatabaseError`` for a non-SQLite file.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"no journal at {file}")
+    conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    try:
+        version = check_version(conn)
+        if version == 0:
+            raise SchemaVersionError(f"{file} is not a crypy journal (schema version 0)")
+        if version < SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{file} has journal schema version {version}, older than {SCHEMA_VERSION}: "
+                "run the journal writer on it once to migrate it"
+            )
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class JournalReader:
     """Queries over a journal file; use as a context manager or call ``close``."""
 
     def __init__(self, path: str | PathLike[str]) -> None:
-        file = Path(path)
-        if not file.exists():
-            raise FileNotFoundError(f"no journal at {file}")
-        self._conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        try:
-            version = check_version(self._conn)
-            if version < SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"{file} has journal schema version {version}, older than {SCHEMA_VERSION}: "
-                    "run the journal writer on it once to migrate it"
-                )
-        except BaseException:
-            self._conn.close()
-            raise
+        self._conn = connect_read_only(path)
 
     def close(self) -> None:
         self._conn.close()
@@ -98,8 +111,21 @@ class JournalReader:
         sql = "SELECT * FROM fills WHERE ? IS NULL OR trader = ? ORDER BY seq"
         return [rows.fill(r) for r in self._select(sql, (trader, trader))]
 
+    def fill_ids(self) -> set[str]:
+        """Ids of every journaled fill: what a restarted desk must not book again."""
+        return {r["fill_id"] for r in self._select("SELECT fill_id FROM fills")}
+
     def order_requests(self) -> list[OrderRequest]:
         return [rows.order_request(r) for r in self._select("SELECT * FROM order_requests ORDER BY seq")]
+
+    def order_requests_without_orders(self) -> list[OrderRequest]:
+        """Requests that got neither an order nor a refusal: in flight when the desk stopped, so the exchange
+        may or may not have them (look them up by client id before placing again)."""
+        sql = """SELECT * FROM order_requests AS r
+                 WHERE NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.client_id = r.client_id)
+                   AND NOT EXISTS (SELECT 1 FROM refusals AS f WHERE f.client_id = r.client_id)
+                 ORDER BY r.seq"""
+        return [rows.order_request(r) for r in self._select(sql)]
 
     def cancel_requests(self) -> list[CancelRequest]:
         return [rows.cancel_request(r) for r in self._select("SELECT * FROM cancel_requests ORDER BY seq")]
@@ -130,6 +156,11 @@ class JournalReader:
 
     def actor_events(self) -> list[ActorStarted | ActorStopped | ActorCrashed]:
         return [rows.actor_event(r) for r in self._select("SELECT * FROM actor_events ORDER BY seq")]
+
+    def risk_events(self, trader: str | None = None) -> list[RiskEvent]:
+        """Risk controls fired and human commands, oldest first; ``trader=""`` gives the desk-wide ones."""
+        sql = "SELECT * FROM risk_events WHERE ? IS NULL OR trader = ? ORDER BY seq"
+        return [rows.risk_event(r) for r in self._select(sql, (trader, trader))]
 
     def counts(self) -> dict[str, int]:
         """Rows per table (``balances`` counts one row per asset per snapshot)."""

@@ -34,8 +34,11 @@ from crypy.protocols import (
     OrderType,
     Position,
     Proposal,
+    RiskEvent,
     Side,
     Signal,
+    TimeInForce,
+    TradingState,
 )
 
 Row = tuple[Any, ...]
@@ -47,7 +50,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "fills": ("seq", "ts", "fill_id", "order_id", "client_id", "trader", "pair", "side", "price", "amount", "fee",
               "fee_asset", "liquidity"),
     "order_requests": ("seq", "ts", "client_id", "trader", "pair", "side", "order_type", "amount", "price",
-                       "approval_id", "approval", "reason"),
+                       "approval_id", "approval", "reason", "trigger_price", "trailing_offset", "trailing_percent",
+                       "post_only", "time_in_force", "expire_ts", "stop_loss", "take_profit"),
     "cancel_requests": ("seq", "ts", "client_id", "trader"),
     "refusals": ("seq", "ts", "client_id", "trader", "pair", "reason"),
     "proposals": ("seq", "ts", "proposal_id", "trader", "holder", "pair", "strategy", "params", "metrics"),
@@ -59,6 +63,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "balances": ("snapshot", "asset", "total", "held"),
     "actor_events": ("seq", "ts", "name", "event", "kind", "parent", "repl", "reason", "error", "restarts",
                      "will_restart"),
+    "risk_events": ("seq", "ts", "kind", "state", "detail", "trader", "value", "limit_value", "asset"),
 }
 """Column order of the tuples the encoders below produce (and of the writer's INSERTs)."""
 
@@ -98,7 +103,9 @@ def _order_request(seq: int, e: OrderRequest) -> TableRows:
     approval_id = None if e.approval is None else e.approval.id
     return (("order_requests", (seq, e.ts, e.client_id, e.trader, e.pair, str(e.side), str(e.order_type),
                                 str(e.amount), _text(e.price), approval_id, _approval_json(e.approval),
-                                e.reason)),)
+                                e.reason, _text(e.trigger_price), _text(e.trailing_offset), int(e.trailing_percent),
+                                int(e.post_only), str(e.time_in_force), e.expire_ts, _text(e.stop_loss),
+                                _text(e.take_profit))),)
 
 
 def _cancel_request(seq: int, e: CancelRequest) -> TableRows:
@@ -148,11 +155,16 @@ def _actor_crashed(seq: int, e: ActorCrashed) -> TableRows:
                               int(e.will_restart))),)
 
 
+def _risk_event(seq: int, e: RiskEvent) -> TableRows:
+    return (("risk_events", (seq, e.ts, e.kind, str(e.state), e.detail, e.trader, _text(e.value), _text(e.limit),
+                             e.asset)),)
+
+
 ENCODERS: dict[type[Event], Callable[[int, Any], TableRows]] = {
     Order: _order, Fill: _fill, OrderRequest: _order_request, CancelRequest: _cancel_request,
     OrderRefused: _refusal, Proposal: _proposal, Decision: _decision, Signal: _signal, Position: _position,
     BalanceSnapshot: _balance_snapshot, ActorStarted: _actor_started, ActorStopped: _actor_stopped,
-    ActorCrashed: _actor_crashed,
+    ActorCrashed: _actor_crashed, RiskEvent: _risk_event,
 }
 """The event types the journal records; anything else is refused at ``record`` time."""
 
@@ -174,7 +186,11 @@ def fill(r: sqlite3.Row) -> Fill:
 def order_request(r: sqlite3.Row) -> OrderRequest:
     return OrderRequest(ts=r["ts"], client_id=r["client_id"], trader=r["trader"], pair=r["pair"],
                         side=Side(r["side"]), order_type=OrderType(r["order_type"]), amount=Decimal(r["amount"]),
-                        price=_decimal(r["price"]), approval=_approval(r["approval"]), reason=r["reason"])
+                        price=_decimal(r["price"]), approval=_approval(r["approval"]), reason=r["reason"],
+                        trigger_price=_decimal(r["trigger_price"]), trailing_offset=_decimal(r["trailing_offset"]),
+                        trailing_percent=bool(r["trailing_percent"]), post_only=bool(r["post_only"]),
+                        time_in_force=TimeInForce(r["time_in_force"]), expire_ts=r["expire_ts"],
+                        stop_loss=_decimal(r["stop_loss"]), take_profit=_decimal(r["take_profit"]))
 
 
 def cancel_request(r: sqlite3.Row) -> CancelRequest:
@@ -222,3 +238,9 @@ def actor_event(r: sqlite3.Row) -> ActorStarted | ActorStopped | ActorCrashed:
         return ActorStopped(ts=r["ts"], name=r["name"], reason=r["reason"])
     return ActorCrashed(ts=r["ts"], name=r["name"], error=r["error"], restarts=r["restarts"],
                         will_restart=bool(r["will_restart"]))
+
+
+def risk_event(r: sqlite3.Row) -> RiskEvent:
+    return RiskEvent(ts=r["ts"], kind=r["kind"], state=TradingState(r["state"]), detail=r["detail"],
+                     trader=r["trader"], value=_decimal(r["value"]), limit=_decimal(r["limit_value"]),
+                     asset=r["asset"])

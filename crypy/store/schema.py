@@ -84,14 +84,33 @@ _V2_READER_SUPPORT: tuple[str, ...] = (
         JOIN (SELECT order_id, MAX(seq) AS seq FROM orders GROUP BY order_id) AS last ON o.seq = last.seq""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TABLES, _V2_READER_SUPPORT)
+_V3_RISK_AND_EXITS: tuple[str, ...] = (
+    """CREATE TABLE risk_events (
+        seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
+        detail TEXT NOT NULL, trader TEXT NOT NULL, value TEXT, limit_value TEXT, asset TEXT NOT NULL
+    ) STRICT""",
+    "CREATE INDEX risk_events_by_trader ON risk_events (trader, seq)",
+    "CREATE INDEX refusals_by_client ON refusals (client_id)",
+    # Everything an OrderRequest carries, so a request journaled before a crash can be placed as it was asked.
+    "ALTER TABLE order_requests ADD COLUMN trigger_price TEXT",
+    "ALTER TABLE order_requests ADD COLUMN trailing_offset TEXT",
+    "ALTER TABLE order_requests ADD COLUMN trailing_percent INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE order_requests ADD COLUMN post_only INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE order_requests ADD COLUMN time_in_force TEXT NOT NULL DEFAULT 'gtc'",
+    "ALTER TABLE order_requests ADD COLUMN expire_ts INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE order_requests ADD COLUMN stop_loss TEXT",
+    "ALTER TABLE order_requests ADD COLUMN take_profit TEXT",
+)
+"""Risk events; the order fields v1 did not keep (rows written before read back with the struct's defaults)."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TABLES, _V2_READER_SUPPORT, _V3_RISK_AND_EXITS)
 """``MIGRATIONS[n]`` takes a file from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 JOURNAL_TABLES: tuple[str, ...] = (
     "orders", "fills", "order_requests", "cancel_requests", "refusals", "proposals", "decisions", "signals",
-    "positions", "balance_snapshots", "actor_events",
+    "positions", "balance_snapshots", "actor_events", "risk_events",
 )
 """Tables whose rows carry the journal-wide ``seq``."""
 
