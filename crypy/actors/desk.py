@@ -42,7 +42,7 @@ from .holder import Holder
 from .ledger import CapitalLedger
 from .order_gate import OrderGate
 from .order_tracker import OrderTracker
-from .recovery import recover
+from .recovery import RecoveryReport, recover
 from .runtime import Runtime
 from .template import Templates
 from .trader import Trader
@@ -77,6 +77,8 @@ class Desk(Actor):
         """Held while a request is checked and sent: the kill switch waits for it, so nothing is sent after."""
         self._rescheduled = trio.Event()
         self._nursery: trio.Nursery | None = None
+        self.recovered: RecoveryReport | None = None
+        """What restart recovery found in the journal (None: a fresh journal, or a new paper account)."""
 
     def commands(self) -> CommandRegistry:
         return DESK_COMMANDS
@@ -145,9 +147,9 @@ class Desk(Actor):
             candles = await patiently(functools.partial(self.exchange.candles, pair, self.timeframe,
                                                          limit=self.template.market_data.history))
             self.history[pair] = deque(candles, maxlen=self.template.market_data.history)
-        report = await recover(self)
-        if report is not None:
-            await self.risk.set_state(self.state, "recovery", f"recovered from the journal: {report}")
+        self.recovered = await recover(self)
+        if self.recovered is not None:
+            await self.risk.set_state(self.state, "recovery", f"recovered from the journal: {self.recovered}")
         await patiently(self.refresh_balances)
         nursery.start_soon(self._serve_requests, bus.subscribe(Topic.ORDER_REQUESTS, Topic.HISTORY_REQUESTS))
         nursery.start_soon(self._journal_events, bus.subscribe(*JOURNALED_TOPICS))

@@ -61,10 +61,28 @@ async def _exchange(sim: SimExchange, nursery: trio.Nursery, options: SimOptions
                               rest_url=endpoints.rest_url, rate_limit=False, clock=sim.now_ms)
 
 
+def set_aside(db: Path) -> Path | None:
+    """Keep an earlier run's journal under the next free ``NAME.N.db``: each simulation starts a new exchange
+    account, so its journal must start empty too (the desk would otherwise try to recover the old orders)."""
+    if not db.exists():
+        return None
+    n = 1
+    while (kept := db.with_name(f"{db.stem}.{n}{db.suffix}")).exists():
+        n += 1
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(f"{db}{suffix}")
+        if old.exists():
+            old.rename(f"{kept}{suffix}")
+    return kept
+
+
 @asynccontextmanager
 async def open_sim_system(options: SimOptions) -> AsyncIterator[tuple[RunningSystem, SimExchange]]:
     """Start the simulator and the actor system on it; leaving stops both, the actors first."""
     templates = load_templates(options.template_dir)
+    kept = set_aside(options.db)
+    if kept is not None:
+        print(f"earlier journal kept as {kept}", file=sys.stderr)
     config = SimConfig(speed=options.speed, seed=options.seed,
                        **({"data_files": [str(p) for p in options.data]} if options.data else {}))
     sim = SimExchange(config)

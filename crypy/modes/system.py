@@ -55,6 +55,12 @@ class RunningSystem:
                           market_start=self.market_start, market_end=self.exchange.now_ms())
 
 
+def _first_balances(db: Path) -> dict[str, Decimal]:
+    with JournalReader(db) as reader:
+        snapshots = reader.balances()
+    return {asset: balance.total for asset, balance in snapshots[0].balances.items()} if snapshots else {}
+
+
 async def _totals(exchange: Exchange) -> dict[str, Decimal]:
     return {asset: balance.total for asset, balance in (await exchange.balances()).items()}
 
@@ -74,8 +80,10 @@ async def open_system(exchange: Exchange, *, templates: Templates, db: Path, rep
             desk_factory = functools.partial(Desk, f"{exchange.name}:{exchange.account}", runtime, exchange=exchange,
                                              journal=journal, templates=templates, repl_host=repl_host,
                                              repl_port=repl_port)
-            system = RunningSystem(exchange=exchange, runtime=runtime, journal=journal,
-                                   desk=await root.start(desk_factory, RestartPolicy(max_restarts=0)), db=db,
+            desk = await root.start(desk_factory, RestartPolicy(max_restarts=0))
+            if desk.recovered is not None:  # the journal's fills go back further: so must the starting balances
+                initial = await trio.to_thread.run_sync(_first_balances, db) or initial
+            system = RunningSystem(exchange=exchange, runtime=runtime, journal=journal, desk=desk, db=db,
                                    initial=initial, market_start=exchange.now_ms())
             try:
                 yield system
