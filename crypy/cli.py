@@ -15,6 +15,7 @@ from crypy.actors.supervisor import ActorStartError
 from crypy.actors.template import TemplateError
 from crypy.exchanges import ExchangeError
 from crypy.logs import configure_logging
+from crypy.store.export import EXPORT_TABLES, FORMATS, export_journal
 
 
 def _positive(text: str) -> float:
@@ -91,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     kraken.add_argument("--key-file", type=Path, default=None, metavar="PATH",
                         help='live API key as JSON {"apiKey": ..., "secret": ...}; default: $CRYPY_KRAKEN_KEY and '
                              '$CRYPY_KRAKEN_SECRET')
+    kraken.add_argument("--no-rate-limit", dest="rate_limit", action="store_false",
+                        help="do not pace requests to Kraken's published limits (only for a server without them, "
+                             "such as `crypy simulator` with rate_limits = false)")
     _add_system_options(kraken, journal="crypy-kraken.db")
 
     attach = commands.add_parser("attach", help="an interactive prompt on a running actor's REPL (default: the desk)")
@@ -98,6 +102,31 @@ def _parser() -> argparse.ArgumentParser:
                         help="actor name as listed by `crypy ps`, or HOST:PORT; default: the desk")
 
     commands.add_parser("ps", help="list the actors of running crypy processes")
+
+    journal = commands.add_parser("journal", help="tools for a journal file")
+    journal_commands = journal.add_subparsers(dest="journal_command", required=True, metavar="COMMAND")
+    export = journal_commands.add_parser("export", help="write the journal's tables as CSV or Parquet, a file each")
+    export.add_argument("--db", type=Path, required=True, metavar="PATH",
+                        help="journal file (SQLite); it may be in use by a running crypy")
+    export.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or parquet (needs pyarrow)")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="directory for NAME.csv / NAME.parquet (created if missing)")
+    export.add_argument("--table", action="append", choices=EXPORT_TABLES, metavar="NAME",
+                        help=f"export only this table (repeatable; default: all): {', '.join(EXPORT_TABLES)}")
+
+    data = commands.add_parser("data", help="the candle store: import candle or trade files, list what is stored")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    data_import = data_commands.add_parser("import", help="store the candles of Kraken CSV exports (OHLCVT or "
+                                                          "trades) or of ../shared/data/market files")
+    data_import.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    data_import.add_argument("--pair", default=None, help="pair of every FILE, e.g. XBT/USD (default: from its name)")
+    data_import.add_argument("--timeframe", default=None, metavar="TF",
+                             help="e.g. 15m (default: from the file name; trades files need it)")
+    data_import.add_argument("--exchange", default="kraken", help="exchange to store them under (default kraken)")
+    data_list = data_commands.add_parser("list", help="the stored series: candles, first and last, gaps")
+    for command in (data_import, data_list):
+        command.add_argument("--store", type=Path, default=None, metavar="PATH",
+                             help="candle store (default $CRYPY_DATA_DIR/candles.db, else ~/.local/share/crypy)")
     return parser
 
 
@@ -128,7 +157,7 @@ def _kraken(args: argparse.Namespace) -> int:
     options = KrakenOptions(paper=args.paper, api_url=args.api_url, ws_url=args.ws_url,
                             paper_balance=parse_balance(args.paper_balance) if args.paper_balance else None,
                             key_file=args.key_file, db=args.db, repl_port=args.repl_port,
-                            template_dir=args.template_dir, duration=args.duration)
+                            template_dir=args.template_dir, duration=args.duration, rate_limit=args.rate_limit)
     summary = trio.run(run_kraken, options)
     print(summary.render(), flush=True)
     return 0 if summary.open_orders == 0 else 1
@@ -149,10 +178,44 @@ def _ps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _journal_export(args: argparse.Namespace) -> int:
+    for written in export_journal(args.db, args.out, args.format, args.table):
+        print(f"{written.path}: {written.rows} rows")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from crypy.repl.tables import format_table, format_utc
+    from crypy.store.candle_import import read_candle_file
+    from crypy.store.candles import CandleStore, default_candle_store_path
+
+    path = args.store or default_candle_store_path()
+    if args.data_command == "list":
+        if not path.exists():
+            print(f"no candles stored ({path})")
+            return 0
+        with CandleStore(path) as store:
+            rows = [(s.exchange, s.pair, s.timeframe, s.count, format_utc(s.first), format_utc(s.last), s.gaps)
+                    for s in store.summary()]
+        print(format_table(("exchange", "pair", "timeframe", "candles", "first", "last", "gaps"), rows,
+                           empty=f"no candles stored ({path})"))
+        return 0
+    files = [read_candle_file(file, args.pair, args.timeframe) for file in args.files]  # all good, or nothing stored
+    with CandleStore(path) as store:
+        for file in files:
+            new = store.put(args.exchange, file.pair, file.timeframe, file.candles)
+            first, last = file.candles[0].ts, file.candles[-1].ts
+            gaps = store.gaps(args.exchange, file.pair, file.timeframe, first, last + 1)
+            print(f"{file.path}: {args.exchange} {file.pair} {file.timeframe} ({file.kind}): {len(file.candles)} "
+                  f"candles ({new} new), {format_utc(first)} to {format_utc(last)}, {len(gaps)} gaps")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, json=args.json_logs)
-    handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "attach": _attach, "ps": _ps}
+    handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "attach": _attach, "ps": _ps,
+                "journal": _journal_export, "data": _data}
     try:
         try:
             return handlers[args.command](args)

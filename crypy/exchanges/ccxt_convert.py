@@ -15,6 +15,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from crypy.protocols import Balance, Candle, Fill, MarketInfo, Order, OrderStatus, OrderType, Side, TimeInForce
+from crypy.simulator.market_stats import PublicTrade
 
 OHLC_MINUTES = {"1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "4h": 240, "1d": 1440, "1w": 10080, "15d": 21600}
 """Kraken's OHLC intervals in minutes, by crypy timeframe (ccxt calls the last one ``2w``; it is 15 days)."""
@@ -132,6 +133,19 @@ def candles(rows: list[list[Any]], last: object, pair: str, timeframe: str) -> l
         for row in rows
         if newest is None or to_ms(row[0]) <= newest
     ]
+
+
+def trades_since(since_ms: int) -> str:
+    """Trades' ``since`` for trades at or after ``since_ms``: Kraken's is exclusive, and nanoseconds keep it exact."""
+    return str(since_ms * 1_000_000 - 1)
+
+
+def public_trades(result: Mapping[str, Any], pair_id: str) -> list[PublicTrade]:
+    """Trades rows ``[price, volume, time, side, type, misc, trade_id]``, with amounts from Kraken's strings."""
+    rows = result.get(pair_id) or next((v for k, v in result.items() if k != "last"), [])
+    return [PublicTrade(ts_ms=to_ms(row[2]), price=Decimal(str(row[0])), amount=Decimal(str(row[1])),
+                        side=str(row[3]), order_type=str(row[4]), trade_id=int(row[6]) if len(row) > 6 else 0)
+            for row in rows]
 
 
 def balances(raw: Mapping[str, Mapping[str, Any]], names: KrakenNames) -> dict[str, Balance]:

@@ -48,6 +48,7 @@ class KrakenOptions:
     repl_port: int = 7100
     template_dir: Path | None = None
     duration: float | None = None
+    rate_limit: bool = True
 
 
 def live_credentials(key_file: Path | None) -> tuple[str, str]:
@@ -100,7 +101,8 @@ async def run_kraken(options: KrakenOptions, out: TextIO = sys.stdout) -> RunSum
     exchange: Exchange
     async with trio.open_nursery() as nursery:
         if options.paper:
-            public = KrakenCcxtExchange(None, None, account="paper", rest_url=options.api_url)
+            public = KrakenCcxtExchange(None, None, account="paper", rest_url=options.api_url,
+                                        rate_limit=options.rate_limit)
             paper = PaperExchange(public, options.paper_balance or templates.desk.paper.balance,
                                   timeframe=templates.desk.market_data.timeframe)
             await paper.catch_up(list(await paper.markets()))
@@ -110,7 +112,8 @@ async def run_kraken(options: KrakenOptions, out: TextIO = sys.stdout) -> RunSum
             exchange = paper
         else:
             key, secret = live_credentials(options.key_file)
-            exchange = KrakenCcxtExchange(key, secret, account="main", rest_url=options.api_url)
+            exchange = KrakenCcxtExchange(key, secret, account="main", rest_url=options.api_url,
+                                          rate_limit=options.rate_limit)
         try:
             async with open_system(exchange, templates=templates, db=options.db,
                                    repl_port=options.repl_port) as system:
