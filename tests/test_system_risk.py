@@ -1,0 +1,60 @@
+"""Risk controls on real replayed data: the daily loss limit flattens and halts the desk; kill leaves nothing open."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import trio
+
+from crypy.modes.sim import SimOptions, open_sim_system
+from crypy.protocols import TradingState
+from crypy.store import JournalReader
+
+from .conftest import EAGER_TEMPLATES
+
+RISK = """
+[risk]
+quote = "USD"
+daily_loss_limit = "3"
+on_daily_loss = "halted"
+flatten_on_daily_loss = true
+"""
+
+
+async def _until(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.05)
+
+
+async def test_the_daily_loss_limit_flattens_and_halts_the_desk(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(EAGER_TEMPLATES, templates)
+    with (templates / "desk.toml").open("a") as desk_toml:
+        desk_toml.write(RISK)
+    options = SimOptions(speed=36_000.0, db=tmp_path / "journal.db", repl_port=0, template_dir=templates,
+                         in_process=True)
+    async with open_sim_system(options) as (system, sim):
+        desk = system.desk
+        await _until(lambda: desk.state is TradingState.HALTED)
+        assert -desk.risk.monitor.daily_pnl >= 3
+        await _until(lambda: not desk.traders() and not desk.open_orders and sim.open_orders("default") == [])
+        await _until(lambda: all(ledger.acquired == 0 for ledger in desk.gate.ledgers.values()
+                                 if ledger.holder_holds_quote))  # every base bought with USD sold back
+        await trio.sleep(6)  # longer than the holders' respawn period: no fresh trader while halted
+        assert not desk.traders() and desk.state is TradingState.HALTED
+        await desk.journal.flush()
+        with JournalReader(tmp_path / "journal.db") as journal:
+            events = journal.risk_events()
+            flattens = [o for o in journal.orders() if "-flatten-" in o.client_id]
+            refusals_after = journal.refusals()
+        kinds = [e.kind for e in events]
+        assert kinds[:2] == ["daily_loss_limit", "kill"], kinds
+        limit = events[0]
+        assert limit.state is TradingState.HALTED and limit.limit == 3 and limit.value is not None and limit.value >= 3
+        assert limit.asset == "USD" and "daily trading loss" in limit.detail
+        assert flattens and all(o.status == "filled" for o in flattens), "positions were given back at market"
+        assert not [r for r in refusals_after if r.ts > limit.ts and "halted" not in r.reason]
+    summary = system.summary()
+    assert summary.open_orders == 0 and summary.balances_match, summary.render()
