@@ -76,6 +76,9 @@ class Desk(Actor):
         self.placing = trio.Lock()
         """Held while a request is checked and sent: the kill switch waits for it, so nothing is sent after."""
         self._rescheduled = trio.Event()
+        self._orders_news = trio.Event()
+        self.order_news = 0
+        """Pushed order notices received (private WebSocket), each a reason to sync now."""
         self._nursery: trio.Nursery | None = None
         self.recovered: RecoveryReport | None = None
         """What restart recovery found in the journal (None: a fresh journal, or a new paper account)."""
@@ -131,6 +134,8 @@ class Desk(Actor):
         self.template.market_data.poll_seconds = seconds
         self._rescheduled.set()
         self._rescheduled = trio.Event()
+        self._orders_news.set()
+        self._orders_news = trio.Event()
 
     def last_price(self, pair: str) -> Decimal | None:
         candles = self.history.get(pair)
@@ -155,7 +160,8 @@ class Desk(Actor):
         nursery.start_soon(self._journal_events, bus.subscribe(*JOURNALED_TOPICS))
         market_data, orders = self.template.market_data, self.template.orders
         nursery.start_soon(self._every, lambda: market_data.poll_seconds, self._poll_candles)
-        nursery.start_soon(self._every, lambda: orders.poll_seconds, self.tracker.sync)
+        nursery.start_soon(self._every, lambda: orders.poll_seconds, self.tracker.sync, lambda: self._orders_news)
+        nursery.start_soon(self._watch_orders)
         nursery.start_soon(self._every, lambda: orders.balance_seconds, self.refresh_balances)
         positions = {name: ledger for name, ledger in self.gate.ledgers.items() if ledger.acquired > 0}
         for asset, balance in sorted(self.balances.balances.items()):
@@ -183,9 +189,10 @@ class Desk(Actor):
                                     positions=own)
         await self.children.start(factory)
 
-    async def _every(self, seconds: Callable[[], float], job: Callable[[], Awaitable[None]]) -> None:
-        """Run ``job`` every ``seconds()`` (read each round, so ``freq`` applies at once); an exchange failure
-        is logged and the next round tries again."""
+    async def _every(self, seconds: Callable[[], float], job: Callable[[], Awaitable[None]],
+                     wake: Callable[[], trio.Event] | None = None) -> None:
+        """Run ``job`` every ``seconds()`` (read each round, so ``freq`` applies at once), or as soon as ``wake()``
+        is set; an exchange failure is logged and the next round tries again."""
         while True:
             try:
                 await job()
@@ -193,7 +200,18 @@ class Desk(Actor):
                 self.exchange_errors += 1
                 self.log.warning("exchange call failed, retrying next round", job=job.__name__, error=str(exc))
             with trio.move_on_after(seconds()):
-                await self._rescheduled.wait()
+                await (wake or (lambda: self._rescheduled))().wait()
+
+    async def _watch_orders(self) -> None:
+        """The exchange's push feed of order news (if it has one) wakes the order sync at once; the sync itself
+        reads the truth over REST, so a dropped feed only delays, never loses."""
+        send, receive = trio.open_memory_channel[object](256)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.exchange.watch_orders, send)
+            async for _ in receive:
+                self.order_news += 1
+                self._orders_news.set()
+                self._orders_news = trio.Event()
 
     async def _poll_candles(self) -> None:
         fresh = False

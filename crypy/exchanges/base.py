@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import trio
 
@@ -116,6 +116,13 @@ class Exchange(Protocol):
         """The order placed with crypy's ``client_id``, open or closed, or None when the exchange never got it.
 
         A restarted desk asks this about the requests its journal holds without an answer."""
+        ...
+
+    async def watch_orders(self, changed: trio.MemorySendChannel[Any],
+                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Send something to ``changed`` whenever the exchange pushes news of the account's orders (Kraken's
+        private WebSocket), so the desk reads them now instead of at its next poll. Exchanges without such a
+        feed report started and return: polling alone is then the way."""
         ...
 
     def recall_client_ids(self, client_ids: Iterable[str]) -> None:

@@ -40,8 +40,9 @@ from crypy.protocols import (
 )
 
 from . import ccxt_convert as convert
-from .base import Capabilities, ExchangeError, ExchangeUnavailable, OrderRejected
+from .base import Capabilities, ExchangeError, ExchangeUnavailable, OrderRejected, PublicTrade
 from .ccxt_errors import Scrubbed, connect_failure, translate
+from .kraken_executions import ExecutionNotice, KrakenExecutions
 
 T = TypeVar("T")
 
@@ -60,7 +61,7 @@ class KrakenCcxtExchange:
 
     def __init__(self, api_key: str | None, secret: str | None, *, account: str = "main", name: str = "kraken",
                  rest_url: str | None = None, timeout_s: float = 10, retries: int = 3, backoff_s: float = 0.25,
-                 rate_limit: bool = True, connect_timeout_s: float = 3.0,
+                 rate_limit: bool = True, connect_timeout_s: float = 3.0, ws_private_url: str | None = None,
                  clock: Callable[[], int] | None = None) -> None:
         self.name = name
         self._clock = clock
@@ -85,6 +86,10 @@ class KrakenCcxtExchange:
         self._client_ids: dict[str, str] = {}  # cl_ord_id sent -> crypy client id
         self._order_clients: dict[str, str] = {}  # order txid -> crypy client id
         self._at_cursor: set[str] = set()  # ids of the fills whose time is the last cursor handed out
+        self.unavailable = 0
+        """Calls that failed as "try again later" (timeouts, EService:Unavailable...), for status and tests."""
+        self.executions = KrakenExecutions(ws_private_url, self.ws_token, client_id_for=self.client_id_for,
+                                           clock=self.now_ms)
 
     def __repr__(self) -> str:
         return f"KrakenCcxtExchange(name={self.name!r}, account={self.account!r}, rest_url={self.rest_url!r})"
@@ -120,7 +125,9 @@ class KrakenCcxtExchange:
             return await trio.to_thread.run_sync(functools.partial(fn, *args), abandon_on_cancel=False,
                                                  limiter=self._limiter)
         except Exception as exc:
-            raise translate(exc, self._secrets, order=order) from None
+            error = translate(exc, self._secrets, order=order)
+            self.unavailable += isinstance(error, ExchangeUnavailable)
+            raise error from None
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """``attempt`` again after a pause while the exchange is unavailable, at most ``retries`` more times.
@@ -164,6 +171,11 @@ class KrakenCcxtExchange:
     async def ws_token(self) -> str:
         """A token for Kraken's private WebSocket (valid 15 minutes unless a connection uses it)."""
         return str((await self._result(self._ccxt.private_post_getwebsocketstoken))["token"])
+
+    async def watch_orders(self, send: trio.MemorySendChannel[ExecutionNotice],
+                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Hints that an order changed, pushed by the private WebSocket (``KrakenExecutions``); REST stays the truth."""
+        await self.executions.run(send, task_status=task_status)
 
     async def close(self) -> None:
         await trio.to_thread.run_sync(self._ccxt.close, limiter=self._limiter)
@@ -235,6 +247,11 @@ class KrakenCcxtExchange:
         return Ticker(ts=self.now_ms(), pair=pair, bid=float(entry["b"][0]), ask=float(entry["a"][0]),
                       last=float(entry["c"][0]))
 
+    async def public_trades(self, pair: str, since_ms: int) -> list[PublicTrade]:
+        market = await self._market(pair)
+        params = {"pair": market["id"], "since": convert.trades_since(since_ms)}
+        return convert.public_trades(await self._result(self._ccxt.public_get_trades, params), market["id"])
+
     # -- account --------------------------------------------------------------------------------------------
 
     async def balances(self) -> dict[str, Balance]:
@@ -256,6 +273,13 @@ class KrakenCcxtExchange:
         if not found:
             raise ExchangeError(f"{UNKNOWN_ORDER} ({order_id})")
         return found[0]
+
+    async def order_by_client_id(self, client_id: str) -> Order | None:
+        self.recall_client_ids([client_id])
+        return await self._by_client_id(convert.kraken_client_id(client_id))
+
+    def recall_client_ids(self, client_ids: Iterable[str]) -> None:
+        self._client_ids.update((convert.kraken_client_id(client_id), client_id) for client_id in client_ids)
 
     async def _by_client_id(self, cl_ord_id: str) -> Order | None:
         """The order placed with ``cl_ord_id``, open or closed, or None when the exchange has none."""

@@ -1,8 +1,8 @@
 """A Kraken WebSocket v2 client on trio-websocket: closed candles, tickers, order updates, fills and balances.
 
-It keeps itself alive: a JSON ``ping`` every ``ping_s`` seconds, a connection silent for ``3 * ping_s`` is
-dropped, and a dropped connection is reopened with growing pauses and subscribed again (with a fresh token for
-private channels, since the old one may have expired while no connection held it).
+It keeps itself alive (``kraken_ws``): a JSON ``ping`` every ``ping_s`` seconds, a connection silent for
+``3 * ping_s`` is dropped, and a dropped connection is reopened with growing pauses and subscribed again (with a
+fresh token for private channels, since the old one may have expired while no connection held it).
 
 Candles. Kraken's ohlc updates describe the candle still forming; this simulator's server sends each candle once
 it has closed. Both are handled by one rule: a candle is published when its ``timestamp`` has reached the end of
@@ -17,18 +17,16 @@ last 50). Each fill is published once.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 import structlog
 import trio
-import trio_websocket
 
 from crypy.protocols import (
     Balance,
@@ -46,6 +44,7 @@ from crypy.protocols import (
 )
 
 from .ccxt_convert import OHLC_MINUTES, KrakenNames
+from .kraken_ws import KrakenSocket, Reconnecting
 
 log = structlog.get_logger(__name__)
 
@@ -53,12 +52,6 @@ _STATUS = {
     "pending_new": OrderStatus.PENDING, "new": OrderStatus.OPEN, "partially_filled": OrderStatus.PARTIALLY_FILLED,
     "filled": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED, "expired": OrderStatus.EXPIRED,
 }
-_DECODER = msgspec.json.Decoder(float_hook=Decimal)  # money stays exact: JSON numbers become Decimals
-_ENCODER = msgspec.json.Encoder()
-
-
-class _Stale(Exception):
-    """The server went quiet for longer than pings allow."""
 
 
 def _ms(text: str) -> int:
@@ -93,16 +86,14 @@ class KrakenFeed:
         self._token = token
         self._client_id_for = client_id_for
         self._account = account
-        self._ping_s, self._backoff_s, self._max_backoff_s = ping_s, backoff_s, max_backoff_s
         private = private_url or public_url
         self._urls: dict[str, list[str]] = {}
         if self._ohlc or self._tickers:
             self._urls.setdefault(public_url, []).append("public")
         if token is not None:
             self._urls.setdefault(private, []).append("private")
-        self._req_ids = itertools.count(1)
-        self.connections = 0
-        """How many connections were opened: more than one per URL means the feed reconnected."""
+        self._links = {url: Reconnecting(url, name="kraken feed", ping_s=ping_s, backoff_s=backoff_s,
+                                         max_backoff_s=max_backoff_s) for url in self._urls}
         self._forming: dict[tuple[str, str], Candle] = {}
         self._last_candle: dict[tuple[str, str], int] = {}
         self._orders: dict[str, Order] = {}
@@ -111,13 +102,18 @@ class KrakenFeed:
         self._fills_primed = False
         self._private_subscriptions = 0
 
+    @property
+    def connections(self) -> int:
+        """How many connections were opened: more than one per URL means the feed reconnected."""
+        return sum(link.connects for link in self._links.values())
+
     async def run(self, send: trio.MemorySendChannel[Event],
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Deliver events to ``send`` until cancelled or until the receiving side is closed."""
         try:
             async with trio.open_nursery() as nursery:
                 for url, kinds in self._urls.items():
-                    nursery.start_soon(self._keep_connected, url, kinds, send)
+                    nursery.start_soon(self._keep_connected, self._links[url], kinds, send)
                 task_status.started()
         except* (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # nobody listens any more
@@ -132,69 +128,40 @@ class KrakenFeed:
                 yield receive
             nursery.cancel_scope.cancel()
 
-    async def _keep_connected(self, url: str, kinds: list[str], send: trio.MemorySendChannel[Event]) -> None:
-        pause = self._backoff_s
-        while True:
-            try:
-                async with trio_websocket.open_websocket_url(url, connect_timeout=5, disconnect_timeout=1) as ws:
-                    self.connections += 1
-                    for request in await self._subscriptions(kinds):
-                        await ws.send_message(_ENCODER.encode(request).decode())
-                    if "private" in kinds:  # the first subscription's trade snapshot is history, later ones news
-                        self._fills_primed = self._private_subscriptions > 0
-                        self._private_subscriptions += 1
-                    pause = self._backoff_s
-                    await self._read(ws, send)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                raise
-            except (trio_websocket.ConnectionClosed, trio_websocket.HandshakeError, trio_websocket.DisconnectionTimeout,
-                    OSError, _Stale) as exc:
-                log.warning("kraken feed disconnected", url=url, error=f"{type(exc).__name__}: {exc}", retry_in=pause)
-            except Exception as exc:  # e.g. no token: the exchange may be back later, so retry rather than end
-                log.warning("kraken feed error", url=url, error=f"{type(exc).__name__}: {exc}", retry_in=pause)
-            await trio.sleep(pause)
-            pause = min(pause * 2, self._max_backoff_s)
+    async def _keep_connected(self, link: Reconnecting, kinds: list[str],
+                              send: trio.MemorySendChannel[Event]) -> NoReturn:
+        async def session(socket: KrakenSocket) -> NoReturn:
+            for params in await self._subscriptions(kinds):
+                await socket.request("subscribe", **params)
+            if "private" in kinds:  # the first subscription's trade snapshot is history, later ones news
+                self._fills_primed = self._private_subscriptions > 0
+                self._private_subscriptions += 1
+            link.healthy()
+            await socket.read(deliver)
+
+        async def deliver(message: Any) -> None:
+            for event in self._events(message):
+                await send.send(event)
+
+        await link.run(session)
 
     async def _subscriptions(self, kinds: list[str]) -> list[dict[str, Any]]:
+        """The ``params`` of every subscription a connection of these kinds makes."""
         requests: list[dict[str, Any]] = []
         if "public" in kinds:
             pairs = {pair for pair, _, _ in self._ohlc} | set(self._tickers)
             symbols = {pair: self._names.market(pair)["symbol"] for pair in pairs}
             for interval in sorted({minutes for _, _, minutes in self._ohlc}):
                 chosen = sorted({symbols[p] for p, _, m in self._ohlc if m == interval})
-                requests.append(self._request("subscribe", channel="ohlc", symbol=chosen, interval=interval))
+                requests.append({"channel": "ohlc", "symbol": chosen, "interval": interval})
             if self._tickers:
                 chosen = sorted(symbols[p] for p in self._tickers)
-                requests.append(self._request("subscribe", channel="ticker", symbol=chosen))
+                requests.append({"channel": "ticker", "symbol": chosen})
         if "private" in kinds and self._token is not None:
             token = await self._token()
-            requests.append(self._request("subscribe", channel="executions", token=token, snap_orders=True,
-                                          snap_trades=True))
-            requests.append(self._request("subscribe", channel="balances", token=token))
+            requests.append({"channel": "executions", "token": token, "snap_orders": True, "snap_trades": True})
+            requests.append({"channel": "balances", "token": token})
         return requests
-
-    def _request(self, method: str, **params: Any) -> dict[str, Any]:
-        return {"method": method, "params": params, "req_id": next(self._req_ids)}
-
-    async def _read(self, ws: trio_websocket.WebSocketConnection, send: trio.MemorySendChannel[Event]) -> None:
-        """Receive until the connection drops or goes stale, pinging on schedule. Events are sent outside the
-        timeout scope, so a timeout can never cancel a send half-way and lose an event."""
-        next_ping = last_heard = trio.current_time()
-        next_ping += self._ping_s
-        while True:
-            text: str | bytes | None = None
-            with trio.move_on_at(min(next_ping, last_heard + 3 * self._ping_s)):
-                text = await ws.get_message()
-            now = trio.current_time()
-            if text is not None:
-                last_heard = now
-                for event in self._events(_DECODER.decode(text)):
-                    await send.send(event)
-            elif now >= last_heard + 3 * self._ping_s:
-                raise _Stale(f"nothing received for {3 * self._ping_s:g} s")
-            if now >= next_ping:
-                next_ping = now + self._ping_s
-                await ws.send_message(_ENCODER.encode({"method": "ping", "req_id": next(self._req_ids)}).decode())
 
     def _events(self, message: Any) -> list[Event]:
         """The crypy events one v2 message carries (none for acks, pongs, heartbeats and status)."""

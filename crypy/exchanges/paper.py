@@ -210,6 +210,11 @@ class PaperExchange:
         except sim_errors.ExchangeError:
             return None
 
+    async def watch_orders(self, changed: trio.MemorySendChannel[Any],
+                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Paper fills happen in this process: the desk's polls see them at once."""
+        task_status.started()
+
     def recall_client_ids(self, client_ids: Iterable[str]) -> None:
         """A paper account lives as long as its process: there is nothing earlier to translate."""
 

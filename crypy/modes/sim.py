@@ -48,6 +48,10 @@ class SimOptions:
     # The replay runs thousands of times faster than real time, so Kraken's per-second rate limits would
     # only throttle the desk into missing candles: they are off here (``crypy simulator`` keeps them).
     server: KrakenServerConfig = field(default_factory=lambda: KrakenServerConfig(rate_limits=False))
+    client_timeout_s: float = 10.0
+    """How long the desk's Kraken client waits for an answer before it treats the request as ambiguous."""
+    client_backoff_s: float = 0.25
+    """Its first pause before asking an unavailable exchange again."""
 
 
 async def _exchange(sim: SimExchange, nursery: trio.Nursery, options: SimOptions) -> Exchange:
@@ -58,7 +62,9 @@ async def _exchange(sim: SimExchange, nursery: trio.Nursery, options: SimOptions
         serve_kraken, sim, options.server, accounts=[ACCOUNT]))
     credentials = endpoints.credentials[ACCOUNT]
     return KrakenCcxtExchange(credentials.api_key, credentials.secret, account=ACCOUNT, name="sim",
-                              rest_url=endpoints.rest_url, rate_limit=False, clock=sim.now_ms)
+                              rest_url=endpoints.rest_url, rate_limit=False, clock=sim.now_ms,
+                              timeout_s=options.client_timeout_s,
+                              backoff_s=options.client_backoff_s, ws_private_url=endpoints.ws_private_url)
 
 
 def set_aside(db: Path) -> Path | None:
