@@ -37,9 +37,9 @@ from . import approval as approvals
 from .actor import Actor
 from .bus import Subscription, Topic
 from .desk_commands import DESK_COMMANDS
+from .desk_exits import DeskExits
 from .desk_risk import DeskRisk
 from .holder import Holder
-from .ledger import CapitalLedger
 from .order_gate import OrderGate
 from .order_tracker import OrderTracker
 from .recovery import RecoveryReport, recover
@@ -73,6 +73,7 @@ class Desk(Actor):
         self.tracker.fill_hooks.append(self._on_fill)
         self.tracker.order_hooks.append(self._on_order)
         self.risk = DeskRisk(self)
+        self.exits = DeskExits(self)
         self.placing = trio.Lock()
         """Held while a request is checked and sent: the kill switch waits for it, so nothing is sent after."""
         self._rescheduled = trio.Event()
@@ -146,6 +147,7 @@ class Desk(Actor):
         self._nursery = nursery
         self.capabilities = await patiently(self.exchange.capabilities)
         self.gate.capabilities = self.capabilities
+        self.exits.start(nursery)
         self.markets = await patiently(self._tradable_markets)
         self.risk.monitor.markets = self.markets
         for pair in self.markets:
@@ -168,7 +170,7 @@ class Desk(Actor):
             markets = [m for m in self.markets.values() if asset in (m.base, m.quote)]
             taken = sum((lg.acquired for lg in positions.values() if lg.other == asset), Decimal(0))
             if balance.total - taken > 0 and markets:
-                await self._spawn_holder(asset, max(balance.available - taken, Decimal(0)), markets, positions)
+                await self._spawn_holder(asset, max(balance.available - taken, Decimal(0)), markets)
 
     async def _tradable_markets(self) -> dict[str, MarketInfo]:
         allowed = self.template.limits.allowed_pairs
@@ -178,15 +180,13 @@ class Desk(Actor):
                 markets[pair] = market
         return markets
 
-    async def _spawn_holder(self, asset: str, capital: Decimal, markets: list[MarketInfo],
-                            positions: dict[str, CapitalLedger]) -> None:
+    async def _spawn_holder(self, asset: str, capital: Decimal, markets: list[MarketInfo]) -> None:
         """A holder for ``asset``; ``capital`` leaves out what other holders' traders hold of it (after a restart)."""
         key = approvals.new_key()
         self._holder_keys[asset] = key
-        own = {name: ledger for name, ledger in positions.items() if ledger.asset == asset}
         factory = functools.partial(Holder, asset, self.name, self.runtime, asset=asset, capital=capital,
                                     markets=markets, timeframe=self.timeframe, templates=self.templates, key=key,
-                                    positions=own)
+                                    ledger_of=self.gate.ledgers.get)
         await self.children.start(factory)
 
     async def _every(self, seconds: Callable[[], float], job: Callable[[], Awaitable[None]],
@@ -222,6 +222,7 @@ class Desk(Actor):
                     continue
                 cached.append(candle)
                 fresh = True
+                self.exits.on_candle(candle)
                 self.candle_count += 1
                 self.log.info("candle", pair=pair, at=format_utc(candle.ts), close=candle.close,
                               volume=round(candle.volume, 4))
@@ -260,6 +261,9 @@ class Desk(Actor):
         """Journal the request durably before sending it: after a crash, every order the exchange may have is
         one the journal asked for, so recovery can look it up by client id."""
         await self.journal.record(request)
+        ledger = self.gate.ledgers.get(request.trader)
+        if ledger is not None and not ledger.spends(request.side):
+            await self.exits.before_exit(request.trader, request.pair)
         last = self.last_price(request.pair)
         if last is None:
             reason: str | None = f"no price yet for {request.pair}"
@@ -269,6 +273,7 @@ class Desk(Actor):
         if reason is not None:
             await self.refuse(request, reason)
             return
+        self.exits.attach(request)
         await self.journal.flush()
         try:
             await self.tracker.place(
@@ -279,6 +284,7 @@ class Desk(Actor):
                 time_in_force=request.time_in_force, expire_ts=request.expire_ts)
         except (OrderRejected, ExchangeError) as exc:
             self.gate.on_order_closed(request.trader, request.client_id)
+            self.exits.book.refused(request.client_id)
             await self.refuse(request, f"exchange: {exc}")
 
     async def refuse(self, request: OrderRequest, reason: str) -> None:

@@ -80,6 +80,7 @@ class DeskRisk:
         Sweeps repeat while orders remain (a cancel can race a fill, or an exchange can answer late)."""
         desk = self.desk
         desk.gate.state = TradingState.HALTED
+        desk.exits.clear()
         async with desk.placing:
             pass
         for _ in range(STOP_SWEEPS):
@@ -144,6 +145,7 @@ class DeskRisk:
         if amount < Decimal(market.min_amount) or amount * last < Decimal(market.min_cost):
             desk.log.warning("flatten: too little to give back", trader=trader, amount=str(amount))
             return
+        await desk.exits.before_exit(trader, pair)
         self._flatten_seq += 1
         client_id = f"{trader}-flatten-{desk.runtime.now_ms()}-{self._flatten_seq}"
         try:

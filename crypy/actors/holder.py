@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
@@ -48,7 +49,7 @@ class Holder(Actor):
 
     def __init__(self, name: str, parent: str, runtime: Runtime, *, asset: str, capital: Decimal,
                  markets: list[MarketInfo], timeframe: str, templates: Templates, key: bytes,
-                 positions: dict[str, CapitalLedger] | None = None) -> None:
+                 ledger_of: Callable[[str], CapitalLedger | None] = lambda name: None) -> None:
         super().__init__(name, parent, runtime)
         self.asset = asset
         self.capital = capital
@@ -66,10 +67,12 @@ class Holder(Actor):
         self.retired_pairs: set[str] = set()
         """Pairs a human retired: not respawned until ``spawn`` names them again."""
         self._approval_ids = itertools.count(1)
-        self.positions = positions or {}
-        """Ledgers of this holder's traders recovered after a restart: a trader of that name takes its over."""
+        self.ledger_of = ledger_of
+        """The desk's ledger of a trader name: a new trader takes over what an earlier one of its name still holds
+        (stopped by a kill or a crash, or before a restart)."""
         self.trading = TradingState.ACTIVE
         """The desk's trading state: no fresh traders while it is not ACTIVE."""
+        self._active_again = trio.Event()
 
     @property
     def prompt(self) -> str:
@@ -141,10 +144,10 @@ class Holder(Actor):
 
     async def _spawn(self, market: MarketInfo) -> None:
         name = self.trader_name(market)
-        recovered = self.positions.pop(name, None)
-        ledger = None if recovered is None else CapitalLedger(
-            asset=recovered.asset, other=recovered.other, base=recovered.base, committed=recovered.committed,
-            acquired=recovered.acquired, realized=recovered.realized)
+        known = self.ledger_of(name)
+        ledger = None if known is None or known.asset != self.asset else CapitalLedger(
+            asset=known.asset, other=known.other, base=known.base, committed=known.committed, acquired=known.acquired,
+            realized=known.realized)
         factory = functools.partial(Trader, name, self.name, self.runtime, market=market, holder_asset=self.asset,
                                     timeframe=self.timeframe, template=self.templates.trader, ledger=ledger)
         await self.children.start(factory)
@@ -152,7 +155,9 @@ class Holder(Actor):
     async def _respawn(self) -> None:
         """Give every pair a trader again, unless the capital is in use by a funded trader in position."""
         while True:
-            await trio.sleep(self.template.lifecycle.respawn_seconds)
+            with trio.move_on_after(self.template.lifecycle.respawn_seconds):
+                await self._active_again.wait()
+            self._active_again = trio.Event()
             if self.trading is not TradingState.ACTIVE:
                 continue
             if self.template.lifecycle.retire_others_on_entry and any(
@@ -169,6 +174,8 @@ class Holder(Actor):
         with sub:
             async for event in sub:
                 if isinstance(event, RiskEvent):
+                    if event.state is TradingState.ACTIVE and self.trading is not TradingState.ACTIVE:
+                        self._active_again.set()  # trading resumed: fresh traders now, not a period later
                     self.trading = event.state
 
     async def _follow_balances(self, sub: Subscription) -> None:

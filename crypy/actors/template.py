@@ -114,6 +114,21 @@ class Evaluation(msgspec.Struct, forbid_unknown_fields=True):
     spread: float = 0.0005
 
 
+class Exits(msgspec.Struct, forbid_unknown_fields=True):
+    """Protective exits set on each entry, as fractions of the entry price (none: the strategy alone exits).
+
+    Set for long positions (a holder of the quote currency buying the base): a base holder's exits would buy
+    back more base than its sale brought in quote currency."""
+
+    stop_loss: float | None = None
+    take_profit: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in (("stop_loss", self.stop_loss), ("take_profit", self.take_profit)):
+            if value is not None and not 0 < value < 1:
+                raise ValueError(f"exits.{name} must be a fraction in (0, 1)")
+
+
 class StrategyChoice(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     grid: list[dict[str, int | float]]
@@ -122,6 +137,7 @@ class StrategyChoice(msgspec.Struct, forbid_unknown_fields=True):
 class TraderTemplate(msgspec.Struct, forbid_unknown_fields=True):
     strategies: list[StrategyChoice]
     evaluation: Evaluation = msgspec.field(default_factory=Evaluation)
+    exits: Exits = msgspec.field(default_factory=Exits)
 
 
 class Templates(msgspec.Struct):

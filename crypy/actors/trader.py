@@ -122,7 +122,7 @@ class Trader(Actor):
                     await self._on_fill(event)
                 elif isinstance(event, Order) and event.trader == self.name:
                     self._on_order(event)
-                elif isinstance(event, OrderRefused) and event.trader == self.name:
+                elif isinstance(event, OrderRefused) and event.client_id in self.open_orders:
                     self.refusals.append(event)
                     self.open_orders.pop(event.client_id, None)
                     self._refused_target = self.target
@@ -314,15 +314,29 @@ class Trader(Actor):
     async def send_order(self, side: Side, amount: Decimal, *, reason: str, price: Decimal | None = None) -> str:
         """Ask the desk for an order under this trader's approval; returns its client id."""
         client_id = f"{self.name}-{self.runtime.run_id}-{next(self._seq)}"
+        stop_loss, take_profit = self._exits() if reason == "entry" else (None, None)
         request = OrderRequest(ts=self.runtime.now_ms(), client_id=client_id, trader=self.name, pair=self.market.pair,
                                side=side, order_type=OrderType.LIMIT if price else OrderType.MARKET, amount=amount,
-                               price=price, approval=self.approval, reason=reason)
+                               price=price, approval=self.approval, reason=reason, stop_loss=stop_loss,
+                               take_profit=take_profit)
         self.open_orders[client_id] = Order(ts=request.ts, id="", client_id=client_id, trader=self.name,
                                             pair=request.pair, side=side, order_type=request.order_type,
                                             amount=amount, price=price, status=OrderStatus.PENDING)
         self.log.info("order request", side=side, amount=str(amount), reason=reason)
         await self.runtime.bus.publish(Topic.ORDER_REQUESTS, request)
         return client_id
+
+    def _exits(self) -> tuple[Decimal | None, Decimal | None]:
+        """The template's stop-loss and take-profit prices around the last close, for a long entry."""
+        exits = self.template.exits
+        if not self.ledger.holder_holds_quote or self.last_candle is None:
+            return None, None
+        close, step = Decimal(repr(self.last_candle.close)), Decimal(1).scaleb(-self.market.price_decimals)
+
+        def at(fraction: float | None, sign: int) -> Decimal | None:
+            return None if fraction is None else (close * (1 + sign * Decimal(repr(fraction)))).quantize(step)
+
+        return at(exits.stop_loss, -1), at(exits.take_profit, 1)
 
     async def manual_order(self, side: Side, amount: Decimal, price: Decimal | None, *,
                            reason: str) -> Order | OrderRefused:
@@ -337,6 +351,9 @@ class Trader(Actor):
         raise TimeoutError("the desk stopped answering")
 
     def _on_order(self, order: Order) -> None:
+        """Follow this trader's own orders; its exits (the desk's stop-loss and take-profit) are the desk's."""
+        if order.client_id not in self.open_orders:
+            return
         if order.status.is_terminal:
             self.open_orders.pop(order.client_id, None)
         else:
@@ -344,6 +361,8 @@ class Trader(Actor):
 
     async def _on_fill(self, fill: Fill) -> None:
         pnl = self.ledger.apply(fill)
+        if fill.client_id not in self.open_orders and not self.in_position:
+            self._refused_target = self.target  # stopped out (or taken profit): wait for the next signal
         self.log.info("position", holds=f"{self.ledger.acquired} {self.ledger.other}",
                       realized=f"{pnl:.8f} {self.ledger.asset}", total_realized=f"{self.ledger.realized:.8f}")
         await self.runtime.bus.publish(Topic.POSITIONS, self.position())
