@@ -8,6 +8,7 @@ from pathlib import Path
 
 import trio
 
+from crypy.actors import approval as approvals
 from crypy.actors.bus import Topic
 from crypy.modes.sim import open_sim_system
 from crypy.protocols import ActorStopped, OrderRefused, OrderRequest, OrderType, Side, TradingState
@@ -52,7 +53,11 @@ async def _errors(desk: Client) -> None:
     for line in ("ticker NOPE/USD", "candles XBT/USD 0", "candles NOPE/USD", "fills 0", "refusals x",
                  "orders sideways", "set limit foo 1", "set limit max_order_notional -5",
                  "set limit max_order_notional lots", "set limit allowed_pairs NOPE/USD", "freq 0", "freq fast",
-                 "journal 0", "watch weather", "kill", "kill --flatten", "resume", "status --loud"):
+                 "journal 0", "watch weather", "kill", "kill --flatten", "resume", "status --loud",
+                 "set limit max_open_orders 0", "set limit max_orders_per_minute many", "set limit max_exposure XBT",
+                 "set limit max_exposure XBT=-1", "set risk daily_loss_limit -3", "set risk on_daily_loss panic",
+                 "set risk flatten_on_shutdown maybe", "set risk trader_max_drawdown 2", "set risk colour blue",
+                 "state reducing", "state sideways --yes"):
         assert (await desk.ask(line)).startswith("error: "), line
     assert await desk.ask("kill") == "error: kill needs --yes"
     assert await desk.ask("resume --json") == "error: resume needs --yes"
@@ -66,6 +71,21 @@ async def _steering(desk: Client, system) -> None:  # type: ignore[no-untyped-de
     assert (await desk.ask_json("set limit allowed_pairs XBT/USD,ETH/USD"))["allowed_pairs"] == ["XBT/USD", "ETH/USD"]
     assert (await desk.ask_json("set limit allowed_pairs -"))["allowed_pairs"] == []
     await desk.ask("set limit max_order_notional 10000")
+    assert (await desk.ask_json("set limit max_exposure xbt=0.5"))["max_exposure"] == {"XBT": "0.5"}
+    assert (await desk.ask_json("set limit max_exposure XBT=-"))["max_exposure"] == {}
+    assert (await desk.ask_json("set limit max_open_orders 7"))["max_open_orders"] == 7 == limits.max_open_orders
+    await desk.ask("set limit max_open_orders 100")
+    risk = system.desk.template.risk
+    assert (await desk.ask_json("set risk daily_loss_limit 250"))["daily_loss_limit"] == "250"
+    assert risk.daily_loss_limit == Decimal(250) and system.desk.risk.monitor.settings is risk
+    assert (await desk.ask_json("set risk daily_loss_limit -"))["daily_loss_limit"] is None
+    assert (await desk.ask_json("set risk flatten_on_shutdown yes"))["flatten_on_shutdown"] is True
+    await desk.ask("set risk flatten_on_shutdown no")
+    assert "daily P&L (USD)" in await desk.ask("risk")
+    assert {row["trader"] for row in await desk.ask_json("pnl")} <= {"XBT/USD@USD", "ETH/USD@USD", "XBT/USD@XBT"}
+    assert await desk.ask("state reducing --yes") == "trading reducing"
+    assert (await _refusal_reason(system, "while-reducing", approved=True)).startswith("the desk is reducing")
+    assert await desk.ask("state active --yes") == "trading active"
     assert (await desk.ask_json("freq 0.1"))["poll_seconds"] == 0.1
     assert system.desk.template.market_data.poll_seconds == 0.1
     assert "0.05" in await desk.ask("freq 0.05")
@@ -75,9 +95,13 @@ async def _steering(desk: Client, system) -> None:  # type: ignore[no-untyped-de
     assert json.loads(lines[0])["type"] == "Order" and json.loads(lines[1])["shown"] == 1
 
 
-async def _refusal_reason(system, client_id: str) -> str:  # type: ignore[no-untyped-def]
-    request = OrderRequest(ts=0, client_id=client_id, trader="XBT/USD@USD", pair="XBT/USD", side=Side.BUY,
-                           order_type=OrderType.MARKET, amount=Decimal("0.01"))
+async def _refusal_reason(system, client_id: str, *, approved: bool = False) -> str:  # type: ignore[no-untyped-def]
+    """Why the desk refuses a small buy (with a valid approval of the USD holder when ``approved``)."""
+    approval = approvals.sign(system.desk._holder_keys["USD"], id="test-A", holder="USD", trader="test@USD",
+                              pair="XBT/USD", asset="USD", amount=Decimal(1000), expires=2**62) if approved else None
+    request = OrderRequest(ts=0, client_id=client_id, trader="test@USD" if approved else "XBT/USD@USD",
+                           pair="XBT/USD", side=Side.BUY, order_type=OrderType.MARKET, amount=Decimal("0.01"),
+                           approval=approval)
     with system.runtime.bus.subscribe(Topic.REFUSALS) as refusals:
         await system.runtime.bus.publish(Topic.ORDER_REQUESTS, request)
         with trio.fail_after(5):

@@ -14,12 +14,13 @@ from crypy.repl.tables import format_utc
 from .answers import JSON_FLAG, Pairs, Table, actor_command, at_least_one, render
 from .common_commands import COMMON_COMMANDS
 from .desk_control import DESK_CONTROL
+from .desk_risk_commands import DESK_RISK
 from .registry import format_actors
 
 if TYPE_CHECKING:
     from .desk import Desk
 
-DESK_COMMANDS = CommandRegistry(parents=[COMMON_COMMANDS, DESK_CONTROL])
+DESK_COMMANDS = CommandRegistry(parents=[COMMON_COMMANDS, DESK_CONTROL, DESK_RISK])
 
 
 def _desk(session: Session) -> Desk:

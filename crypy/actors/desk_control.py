@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .desk import Desk
 
 DESK_CONTROL = CommandRegistry()
-LIMITS = ("max_order_notional", "allowed_pairs")
+LIMITS = ("max_order_notional", "allowed_pairs", "max_open_orders", "max_orders_per_minute", "max_exposure")
 MIN_POLL_SECONDS = 0.01
 
 
@@ -29,7 +29,10 @@ def _desk(session: Session) -> Desk:
 def _limits(desk: Desk) -> Pairs:
     current = desk.template.limits
     return Pairs([("max_order_notional", current.max_order_notional),
-                  ("allowed_pairs", list(current.allowed_pairs))])
+                  ("allowed_pairs", list(current.allowed_pairs)),
+                  ("max_open_orders", current.max_open_orders),
+                  ("max_orders_per_minute", current.max_orders_per_minute),
+                  ("max_exposure", {asset: str(amount) for asset, amount in sorted(current.max_exposure.items())})])
 
 
 @actor_command(DESK_CONTROL, "limits", help="The desk's order limits, checked on every order request")
@@ -37,20 +40,27 @@ async def limits(session: Session) -> Pairs:
     return _limits(_desk(session))
 
 
-@actor_command(DESK_CONTROL, "set limit", help="Change a limit: max_order_notional AMOUNT, or allowed_pairs "
-               "PAIR,PAIR (- for every pair); applies to the next order request",
+@actor_command(DESK_CONTROL, "set limit", help="Change a limit: max_order_notional AMOUNT, allowed_pairs PAIR,PAIR "
+               "(- for every pair), max_open_orders N, max_orders_per_minute N, max_exposure ASSET=AMOUNT (ASSET=- "
+               "clears it); applies to the next order request",
                args=[Arg("name", help="which limit", choices=LIMITS), Arg("value", help="its new value")])
 async def set_limit(session: Session, name: str, value: str) -> Pairs:
     desk = _desk(session)
     current = desk.template.limits
     if name == "max_order_notional":
-        try:
-            amount = Decimal(value)
-        except InvalidOperation:
-            raise CommandError(f"max_order_notional: expected a decimal number, got {value!r}") from None
-        if not amount.is_finite() or amount <= 0:
-            raise CommandError("max_order_notional must be a positive amount")
-        current.max_order_notional = amount
+        current.max_order_notional = positive_amount(name, value)
+    elif name in ("max_open_orders", "max_orders_per_minute"):
+        if not value.isdigit() or int(value) < 1:
+            raise CommandError(f"{name}: expected a whole number of at least 1, got {value!r}")
+        setattr(current, name, int(value))
+    elif name == "max_exposure":
+        asset, sep, amount = value.partition("=")
+        if not sep or not asset:
+            raise CommandError(f"max_exposure: expected ASSET=AMOUNT, got {value!r}")
+        if amount == "-":
+            current.max_exposure.pop(asset.upper(), None)
+        else:
+            current.max_exposure[asset.upper()] = positive_amount(name, amount)
     else:
         pairs = [] if value == "-" else [p for p in value.split(",") if p]
         unknown = [p for p in pairs if p not in desk.markets]
@@ -59,6 +69,16 @@ async def set_limit(session: Session, name: str, value: str) -> Pairs:
         current.allowed_pairs = pairs
     desk.log.warning("limit changed", limit=name, value=value)
     return _limits(desk)
+
+
+def positive_amount(name: str, value: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise CommandError(f"{name}: expected a decimal number, got {value!r}") from None
+    if not amount.is_finite() or amount <= 0:
+        raise CommandError(f"{name} must be a positive amount")
+    return amount
 
 
 @actor_command(DESK_CONTROL, "freq", help="Show, or set, how often the desk polls market data (seconds)",

@@ -1,10 +1,7 @@
 """Kraken (or the Kraken-compatible simulator) behind the ``Exchange`` interface, through the sync ccxt client.
 
-ccxt runs in worker threads (``trio.to_thread``) behind a ``CapacityLimiter(1)``: one ccxt instance per account,
-one request at a time, because ccxt's sync rate limiter and its nonce are not thread-safe. A call is never
-abandoned when its caller is cancelled (``abandon_on_cancel=False``): an order that went out is waited for, so
-its id is not lost; ``timeout`` bounds that wait. Requests go through ccxt's raw endpoint methods
-(``private_post_addorder``...) so that amounts come from Kraken's strings, exactly, not from ccxt's floats.
+Requests go through ccxt's raw endpoint methods (``private_post_addorder``...) so that amounts come from
+Kraken's strings, exactly, not from ccxt's floats; ``CcxtTransport`` runs them in worker threads.
 
 Orders are idempotent: each carries a ``cl_ord_id`` derived from crypy's client id. When a placement ends
 ambiguously (timeout, dropped connection, ``EService:Unavailable``), the adapter asks the exchange for that
@@ -14,15 +11,12 @@ ambiguously (timeout, dropped connection, ``EService:Unavailable``), the adapter
 from __future__ import annotations
 
 import functools
-import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
-import ccxt
 import trio
 
 from crypy.protocols import (
@@ -41,53 +35,34 @@ from crypy.protocols import (
 
 from . import ccxt_convert as convert
 from .base import Capabilities, ExchangeError, ExchangeUnavailable, OrderRejected, PublicTrade
-from .ccxt_errors import Scrubbed, connect_failure, translate
+from .ccxt_transport import CcxtTransport
 from .kraken_executions import ExecutionNotice, KrakenExecutions
 
-T = TypeVar("T")
-
-KRAKEN_URL = "https://api.kraken.com"
 UNKNOWN_ORDER = "EOrder:Unknown order"
 _QUERY_BATCH = 50
 
 
-class KrakenCcxtExchange:
+class KrakenCcxtExchange(CcxtTransport):
     """One Kraken account. Without keys only public data works (private calls raise ``ExchangeAuthError``).
 
-    ``rest_url`` points it at another Kraken-compatible server (the simulator). ``retries`` bounds how often an
-    unavailable exchange is asked again, ``backoff_s`` the first pause between tries (doubling, at most 2 s).
-    ``rate_limit`` keeps ccxt's client-side limiter (Kraken's REST counter); a local simulator may turn it off.
+    ``rest_url`` points it at another Kraken-compatible server (the simulator); ``ws_private_url`` is its private
+    WebSocket, for pushed order news (``watch_orders``); ``clock`` replaces the wall clock (a replay's time).
     """
 
     def __init__(self, api_key: str | None, secret: str | None, *, account: str = "main", name: str = "kraken",
                  rest_url: str | None = None, timeout_s: float = 10, retries: int = 3, backoff_s: float = 0.25,
                  rate_limit: bool = True, connect_timeout_s: float = 3.0, ws_private_url: str | None = None,
                  clock: Callable[[], int] | None = None) -> None:
-        self.name = name
+        super().__init__(api_key, secret, account=account, name=name, rest_url=rest_url, timeout_s=timeout_s,
+                         retries=retries, backoff_s=backoff_s, rate_limit=rate_limit,
+                         connect_timeout_s=connect_timeout_s)
         self._clock = clock
-        self.account = account
-        self.rest_url = (rest_url or KRAKEN_URL).rstrip("/")
-        self.retries = retries
-        self._backoff_s = backoff_s
-        self._timeout_s = timeout_s
-        self._connect_timeout_s = min(connect_timeout_s, timeout_s)
-        self._secrets = tuple(s for s in (api_key, secret) if s)
-        self._logger = logging.getLogger(f"crypy.exchanges.ccxt.{name}.{account}")
-        self._scrubbed = Scrubbed(self._secrets)
-        self._logger.addFilter(self._scrubbed)
-        self._ccxt = ccxt.kraken({"apiKey": api_key or "", "secret": secret or "", "timeout": round(timeout_s * 1000),
-                                  "enableRateLimit": rate_limit, "logger": self._logger})
-        self._ccxt.urls["api"]["public"] = self._ccxt.urls["api"]["private"] = self.rest_url
-        self._limiter = trio.CapacityLimiter(1)
         self._markets_lock = trio.Lock()
         self._names: convert.KrakenNames | None = None
         self._capabilities: Capabilities | None = None
-        self._reachable = False
         self._client_ids: dict[str, str] = {}  # cl_ord_id sent -> crypy client id
         self._order_clients: dict[str, str] = {}  # order txid -> crypy client id
         self._at_cursor: set[str] = set()  # ids of the fills whose time is the last cursor handed out
-        self.unavailable = 0
-        """Calls that failed as "try again later" (timeouts, EService:Unavailable...), for status and tests."""
         self.executions = KrakenExecutions(ws_private_url, self.ws_token, client_id_for=self.client_id_for,
                                            clock=self.now_ms)
 
@@ -97,58 +72,6 @@ class KrakenCcxtExchange:
     def now_ms(self) -> int:
         """Wall time, or the given ``clock``: an in-process simulator's market time runs faster than the wall."""
         return self._clock() if self._clock is not None else int(time.time() * 1000)
-
-    # -- plumbing -------------------------------------------------------------------------------------------
-
-    async def _ensure_reachable(self) -> None:
-        """Fail fast, naming the URL, when the server cannot be reached at all (refused, unknown host, no route),
-        rather than after ccxt's timeout times the retries."""
-        if self._reachable:
-            return
-        url = urlsplit(self.rest_url)
-        port = url.port or (443 if url.scheme == "https" else 80)
-        try:
-            with trio.fail_after(self._connect_timeout_s):
-                stream = await trio.open_tcp_stream(url.hostname or "", port)
-            await stream.aclose()
-        except trio.TooSlowError:
-            raise ExchangeUnavailable(f"cannot reach {self.name} at {self.rest_url}: no answer within "
-                                      f"{self._connect_timeout_s:g} s") from None
-        except OSError as exc:
-            raise ExchangeUnavailable(f"cannot reach {self.name} at {self.rest_url}: {connect_failure(exc)}") from None
-        self._reachable = True
-
-    async def _call(self, fn: Callable[..., T], *args: Any, order: bool = False) -> T:
-        """One ccxt call in a worker thread, its exceptions translated (and scrubbed)."""
-        await self._ensure_reachable()
-        try:
-            return await trio.to_thread.run_sync(functools.partial(fn, *args), abandon_on_cancel=False,
-                                                 limiter=self._limiter)
-        except Exception as exc:
-            error = translate(exc, self._secrets, order=order)
-            self.unavailable += isinstance(error, ExchangeUnavailable)
-            raise error from None
-
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """``attempt`` again after a pause while the exchange is unavailable, at most ``retries`` more times.
-        An unreachable server is reported at once: it is not going to come up within the retries."""
-        await self._ensure_reachable()
-        for tries in range(self.retries + 1):
-            try:
-                return await attempt()
-            except ExchangeUnavailable:
-                if tries == self.retries:
-                    raise
-                await trio.sleep(self._pause(tries))
-        raise AssertionError("unreachable")
-
-    def _pause(self, tries: int) -> float:
-        return min(self._backoff_s * 2**tries, 2.0)
-
-    async def _result(self, fn: Callable[[dict[str, Any]], Any], params: dict[str, Any] | None = None) -> Any:
-        """The ``result`` of a request that changes nothing, so it is safe to retry."""
-        response = await self._retrying(lambda: self._call(fn, params or {}))
-        return response["result"]
 
     async def names(self) -> convert.KrakenNames:
         """Kraken's spellings of every pair and asset (loads the markets once)."""
@@ -172,14 +95,10 @@ class KrakenCcxtExchange:
         """A token for Kraken's private WebSocket (valid 15 minutes unless a connection uses it)."""
         return str((await self._result(self._ccxt.private_post_getwebsocketstoken))["token"])
 
-    async def watch_orders(self, send: trio.MemorySendChannel[ExecutionNotice],
+    async def watch_orders(self, changed: trio.MemorySendChannel[ExecutionNotice],
                            task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Hints that an order changed, pushed by the private WebSocket (``KrakenExecutions``); REST stays the truth."""
-        await self.executions.run(send, task_status=task_status)
-
-    async def close(self) -> None:
-        await trio.to_thread.run_sync(self._ccxt.close, limiter=self._limiter)
-        self._logger.removeFilter(self._scrubbed)
+        await self.executions.run(changed, task_status=task_status)
 
     # -- market data ----------------------------------------------------------------------------------------
 
