@@ -20,6 +20,7 @@ def _private_run_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     """Keep each test's actor registry files away from a real crypy running on the same machine."""
     run_dir = tmp_path_factory.mktemp("run")
     monkeypatch.setenv("CRYPY_RUN_DIR", str(run_dir))
+    monkeypatch.setenv("CRYPY_DATA_DIR", str(run_dir / "data"))  # the candle store, never the user's own
     return run_dir
 
 

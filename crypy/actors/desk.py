@@ -12,6 +12,7 @@ import functools
 from collections import deque
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from pathlib import Path
 
 import trio
 
@@ -32,6 +33,8 @@ from crypy.protocols import (
 from crypy.repl import CommandRegistry
 from crypy.repl.tables import format_utc
 from crypy.store import Journal
+from crypy.store.candle_history import load_history
+from crypy.store.candles import CandleStore
 
 from . import approval as approvals
 from .actor import Actor
@@ -54,8 +57,10 @@ class Desk(Actor):
     kind = "desk"
 
     def __init__(self, name: str, runtime: Runtime, *, exchange: Exchange, journal: Journal, templates: Templates,
-                 repl_host: str = "127.0.0.1", repl_port: int = 7100) -> None:
+                 repl_host: str = "127.0.0.1", repl_port: int = 7100, candle_store: Path | None = None) -> None:
         super().__init__(name, "", runtime, repl_host=repl_host, repl_port=repl_port)
+        self.candle_store = candle_store
+        """Where candles are cached between runs (None: always from the exchange, as for a simulator)."""
         self.exchange = exchange
         self.journal = journal
         self.templates = templates
@@ -150,10 +155,7 @@ class Desk(Actor):
         self.exits.start(nursery)
         self.markets = await patiently(self._tradable_markets)
         self.risk.monitor.markets = self.markets
-        for pair in self.markets:
-            candles = await patiently(functools.partial(self.exchange.candles, pair, self.timeframe,
-                                                         limit=self.template.market_data.history))
-            self.history[pair] = deque(candles, maxlen=self.template.market_data.history)
+        await self._load_history()
         self.recovered = await recover(self)
         if self.recovered is not None:
             await self.risk.set_state(self.state, "recovery", f"recovered from the journal: {self.recovered}")
@@ -171,6 +173,21 @@ class Desk(Actor):
             taken = sum((lg.acquired for lg in positions.values() if lg.other == asset), Decimal(0))
             if balance.total - taken > 0 and markets:
                 await self._spawn_holder(asset, max(balance.available - taken, Decimal(0)), markets)
+
+    async def _load_history(self) -> None:
+        """The recent candles of every pair: from the candle store plus what closed since, or all from the exchange."""
+        limit = self.template.market_data.history
+        store = None if self.candle_store is None else await trio.to_thread.run_sync(CandleStore, self.candle_store)
+        try:
+            for pair in self.markets:
+                if store is None:
+                    fetch = functools.partial(self.exchange.candles, pair, self.timeframe, limit=limit)
+                else:
+                    fetch = functools.partial(load_history, self.exchange, store, pair, self.timeframe, limit)
+                self.history[pair] = deque(await patiently(fetch), maxlen=limit)
+        finally:
+            if store is not None:
+                store.close()
 
     async def _tradable_markets(self) -> dict[str, MarketInfo]:
         allowed = self.template.limits.allowed_pairs

@@ -26,6 +26,7 @@ from crypy.exchanges.ccxt_kraken import KrakenCcxtExchange
 from crypy.exchanges.kraken_feed import KrakenFeed
 from crypy.exchanges.paper import PaperExchange
 from crypy.protocols import Candle, Event
+from crypy.store.candles import default_candle_store_path
 
 from .summary import RunSummary
 from .system import open_system, wait_for_stop
@@ -115,8 +116,10 @@ async def run_kraken(options: KrakenOptions, out: TextIO = sys.stdout) -> RunSum
             exchange = KrakenCcxtExchange(key, secret, account="main", rest_url=options.api_url,
                                           rate_limit=options.rate_limit)
         try:
-            async with open_system(exchange, templates=templates, db=options.db,
-                                   repl_port=options.repl_port) as system:
+            # Only Kraken's own candles are cached: another server's (a simulator's) are not Kraken's history.
+            store = default_candle_store_path() if options.api_url is None else None
+            async with open_system(exchange, templates=templates, db=options.db, repl_port=options.repl_port,
+                                   candle_store=store) as system:
                 print(format_actors(system.runtime.registry.actors()), file=out, flush=True)
                 print(f"desk REPL: telnet {system.desk.repl_address.replace(':', ' ')}   journal: {options.db}",
                       file=out, flush=True)

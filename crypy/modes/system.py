@@ -67,7 +67,7 @@ async def _totals(exchange: Exchange) -> dict[str, Decimal]:
 
 @asynccontextmanager
 async def open_system(exchange: Exchange, *, templates: Templates, db: Path, repl_port: int = 7100,
-                      repl_host: str = "127.0.0.1") -> AsyncIterator[RunningSystem]:
+                      repl_host: str = "127.0.0.1", candle_store: Path | None = None) -> AsyncIterator[RunningSystem]:
     """Run the journal and the desk of ``exchange``'s account for the duration of the block."""
     registry = open_process_registry()
     runtime = Runtime(bus=Bus(), registry=registry, now_ms=exchange.now_ms)
@@ -79,7 +79,7 @@ async def open_system(exchange: Exchange, *, templates: Templates, db: Path, rep
             root = Supervisor(nursery, runtime, owner="")
             desk_factory = functools.partial(Desk, f"{exchange.name}:{exchange.account}", runtime, exchange=exchange,
                                              journal=journal, templates=templates, repl_host=repl_host,
-                                             repl_port=repl_port)
+                                             repl_port=repl_port, candle_store=candle_store)
             desk = await root.start(desk_factory, RestartPolicy(max_restarts=0))
             if desk.recovered is not None:  # the journal's fills go back further: so must the starting balances
                 initial = await trio.to_thread.run_sync(_first_balances, db) or initial
