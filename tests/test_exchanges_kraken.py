@@ -108,6 +108,13 @@ async def test_orders_round_trip_with_balances_equal_to_the_simulator(
     assert fills == sim.fills("main") and {f.client_id for f in fills} == {"buy-1", "sell-1"}
     assert await exchange.fills_since(cursor) == ([], cursor)  # nothing twice
     assert (await exchange.order(bought.id)).status is (await exchange.order(sold.id)).status is OrderStatus.FILLED
+    ids = [resting.id, stop.id, bought.id, sold.id]
+    batch = await exchange.orders([*ids, "OUNKNW-NOTAN-ORDER1"])  # one QueryOrders, the unknown id left out
+    assert batch == {order_id: sim.order("main", order_id) for order_id in ids} | {
+        resting.id: msgspec.structs.replace(sim.order("main", resting.id), reason=batch[resting.id].reason),
+        stop.id: msgspec.structs.replace(sim.order("main", stop.id), reason=batch[stop.id].reason)}
+    assert (await exchange.order_by_client_id("buy-1")) == batch[bought.id]
+    assert await exchange.order_by_client_id("never-sent") is None
     assert await exchange.balances() == sim.balances("main")
     usd = Decimal(10000) - fills[0].cost - fills[0].fee + fills[1].cost - fills[1].fee
     assert (await exchange.balances())["USD"].total == usd

@@ -75,10 +75,14 @@ class OrderTracker:
             fills, self.fill_cursor = await self.exchange.fills_since(self.fill_cursor)
             for fill in fills:
                 await self.book(fill)
-            for known in list(self.open_orders.values()):
-                current = await self.exchange.order(known.id)
-                if (current.status, current.filled) != (known.status, known.filled):
-                    await self.update(msgspec.structs.replace(current, trader=known.trader))
+            known = list(self.open_orders.values())
+            current = await self.exchange.orders([order.id for order in known]) if known else {}
+            for order in known:
+                now = current.get(order.id)
+                if now is None:
+                    self.log.warning("the exchange does not know an open order", order_id=order.id)
+                elif (now.status, now.filled) != (order.status, order.filled):
+                    await self.update(msgspec.structs.replace(now, trader=order.trader))
 
     async def book(self, fill: Fill) -> None:
         """Book one fill of the account (once), attributed to the trader whose order it filled."""

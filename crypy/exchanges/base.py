@@ -8,7 +8,7 @@ that it never will with these credentials.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
@@ -111,6 +111,11 @@ class Exchange(Protocol):
     async def open_orders(self) -> list[Order]: ...
 
     async def order(self, order_id: str) -> Order: ...
+
+    async def orders(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        """Several orders by id in as few requests as the exchange allows (Kraken: 50 a call); unknown ids are
+        left out."""
+        ...
 
     async def order_by_client_id(self, client_id: str) -> Order | None:
         """The order placed with crypy's ``client_id``, open or closed, or None when the exchange never got it.

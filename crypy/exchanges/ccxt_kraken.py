@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -192,6 +192,14 @@ class KrakenCcxtExchange(CcxtTransport):
         if not found:
             raise ExchangeError(f"{UNKNOWN_ORDER} ({order_id})")
         return found[0]
+
+    async def orders(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        found: dict[str, Order] = {}
+        for i in range(0, len(order_ids), _QUERY_BATCH):
+            batch = ",".join(order_ids[i:i + _QUERY_BATCH])
+            found.update((o.id, o) for o in await self._orders(
+                await self._result(self._ccxt.private_post_queryorders, {"txid": batch})))
+        return found
 
     async def order_by_client_id(self, client_id: str) -> Order | None:
         self.recall_client_ids([client_id])

@@ -13,7 +13,7 @@ limited), and only for the pairs that have live orders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -202,6 +202,16 @@ class PaperExchange:
         engine = await self._fresh()
         with translated_sim_errors():
             return engine.order(PAPER_ACCOUNT, order_id)
+
+    async def orders(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        engine = await self._fresh()
+        found = {}
+        for order_id in order_ids:
+            try:
+                found[order_id] = engine.order(PAPER_ACCOUNT, order_id)
+            except sim_errors.ExchangeError:
+                continue
+        return found
 
     async def order_by_client_id(self, client_id: str) -> Order | None:
         engine = await self._fresh()

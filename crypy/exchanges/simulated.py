@@ -7,7 +7,7 @@ checkpoint, so the desk behaves as it would over a network, just faster.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -99,6 +99,16 @@ class SimulatedExchange:
 
     async def order(self, order_id: str) -> Order:
         return await self._call(lambda: self.sim.order(self.account, order_id))
+
+    async def orders(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        await trio.lowlevel.checkpoint()
+        found = {}
+        for order_id in order_ids:
+            try:
+                found[order_id] = self.sim.order(self.account, order_id)
+            except sim_errors.ExchangeError:
+                continue
+        return found
 
     async def order_by_client_id(self, client_id: str) -> Order | None:
         try:
