@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,15 @@ from .sim_orders import funded_engine
 ROOT = Path(__file__).resolve().parents[1]
 MARKET_DATA = ROOT.parent / "shared" / "data" / "market"
 EAGER_TEMPLATES = Path(__file__).parent / "templates" / "eager"
+
+
+def eager_templates_with(directory: Path, **additions: str) -> Path:
+    """A copy of the eager templates in ``directory`` with TOML appended per file (``desk="[risk]..."``)."""
+    shutil.copytree(EAGER_TEMPLATES, directory)
+    for name, text in additions.items():
+        with (directory / f"{name}.toml").open("a") as file:
+            file.write(text)
+    return directory
 
 
 @pytest.fixture(autouse=True)

@@ -107,7 +107,7 @@ NEXT = "1672532100,16514.9,16529,16511.9,16528.9,32.96155707,88"
     ([GOOD, NEXT.replace("16529", "abc")], r":2: not a number"),
     ([GOOD, NEXT.replace("16529", "nan")], r":2: numbers must be finite"),
     ([GOOD, "1672532100,16514.9,16500,16511.9,16514.9,3,8"], r":2: OHLC out of order"),
-    ([NEXT, GOOD], r":2: timestamp 1672531200000 ms is not after"),
+    ([NEXT, GOOD], r":2: timestamp 1672531200000 is not after"),
     ([GOOD, GOOD], r":2: timestamp .* is not after"),
     ([GOOD, NEXT.replace("1672532100", "1672532160")], r":2: .* not on the 15m grid"),
     ([GOOD, NEXT.replace("16514.9", "-1")], r":2: prices must be positive"),

@@ -3,7 +3,6 @@ watched by the desk, one cancelling the other, and the trader's own exit cancell
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from crypy.modes.sim import SimOptions, open_sim_system
 from crypy.protocols import OrderStatus, OrderType
 from crypy.store import JournalReader
 
-from .conftest import EAGER_TEMPLATES
+from .conftest import eager_templates_with
 
 EXITS = """
 [exits]
@@ -25,10 +24,7 @@ take_profit = 0.003
 
 @pytest.mark.parametrize("in_process", [False, True], ids=["through-ccxt", "in-process"])
 async def test_exits_are_linked_to_their_entry_one_cancels_the_other(tmp_path: Path, in_process: bool) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(EAGER_TEMPLATES, templates)
-    with (templates / "trader.toml").open("a") as trader_toml:
-        trader_toml.write(EXITS)
+    templates = eager_templates_with(tmp_path / "templates", trader=EXITS)
     options = SimOptions(speed=36_000.0, db=tmp_path / "journal.db", repl_port=0, template_dir=templates,
                          in_process=in_process)
     async with open_sim_system(options) as (system, sim):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import trio
@@ -11,7 +10,7 @@ from crypy.modes.sim import SimOptions, open_sim_system
 from crypy.protocols import TradingState
 from crypy.store import JournalReader
 
-from .conftest import EAGER_TEMPLATES
+from .conftest import eager_templates_with
 
 RISK = """
 [risk]
@@ -29,10 +28,7 @@ async def _until(condition, timeout: float = 60.0) -> None:  # type: ignore[no-u
 
 
 async def test_the_daily_loss_limit_flattens_and_halts_the_desk(tmp_path: Path) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(EAGER_TEMPLATES, templates)
-    with (templates / "desk.toml").open("a") as desk_toml:
-        desk_toml.write(RISK)
+    templates = eager_templates_with(tmp_path / "templates", desk=RISK)
     options = SimOptions(speed=36_000.0, db=tmp_path / "journal.db", repl_port=0, template_dir=templates,
                          in_process=True)
     async with open_sim_system(options) as (system, sim):

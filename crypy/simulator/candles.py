@@ -25,6 +25,21 @@ _QUOTES = ("USDT", "USDC", "USD", "EUR", "GBP", "XBT", "BTC", "ETH")
 _ASSET_NAMES = {"BTC": "XBT"}
 
 
+def candle_row_problem(ts: int, previous: int, step: int, timeframe: str,
+                       ohlcv: tuple[float, float, float, float, float]) -> str | None:
+    """What is wrong with one candle row (time in ms after ``previous``, on the grid, sane OHLCV), or None."""
+    o, h, lo, c, v = ohlcv
+    if ts <= previous:
+        return f"timestamp {ts} is not after the previous one ({previous})"
+    if ts % step:
+        return f"timestamp {ts} is not on the {timeframe} grid"
+    if min(o, h, lo, c) <= 0 or v < 0:
+        return "prices must be positive and volume not negative"
+    if not lo <= min(o, c) <= max(o, c) <= h:
+        return "OHLC out of order (need low <= open, close <= high)"
+    return None
+
+
 def parse_file_name(name: str) -> tuple[str, str]:
     """``kraken_BTCUSD_15m.csv.gz -> ("XBT/USD", "15m")``: crypy names assets as Kraken does (BTC is XBT)."""
     match = _FILE_NAME.match(name)
@@ -66,14 +81,9 @@ def _parse(text: str, name: str, pair: str, timeframe: str, step: int) -> list[C
         if not line.strip():
             continue
         ts, o, h, lo, c, v = _fields(line, name, number)
-        if ts <= previous:
-            raise ValueError(f"{name}:{number}: timestamp {ts} is not after the previous one ({previous})")
-        if ts % step:
-            raise ValueError(f"{name}:{number}: timestamp {ts} is not on the {timeframe} grid")
-        if min(o, h, lo, c) <= 0 or v < 0:
-            raise ValueError(f"{name}:{number}: prices must be positive and volume not negative")
-        if not lo <= min(o, c) <= max(o, c) <= h:
-            raise ValueError(f"{name}:{number}: OHLC out of order (need low <= open, close <= high)")
+        problem = candle_row_problem(ts, previous, step, timeframe, (o, h, lo, c, v))
+        if problem is not None:
+            raise ValueError(f"{name}:{number}: {problem}")
         candles.append(Candle(ts=ts, pair=pair, timeframe=timeframe, open=o, high=h, low=lo, close=c, volume=v))
         previous = ts
     if not candles:

@@ -26,7 +26,7 @@ from typing import IO
 
 from crypy.protocols import Candle, timeframe_ms
 from crypy.simulator.candles import HEADER as CANDLES_HEADER
-from crypy.simulator.candles import parse_file_name
+from crypy.simulator.candles import candle_row_problem, parse_file_name
 
 TRADES_HEADER = "timestamp_ms,id,side,type,price,amount"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -204,14 +204,9 @@ def _candles(path: Path, fmt: _Format, rows: Iterator[tuple[int, str]], pair: st
             raise CandleImportError(f"{path}:{number}: timestamp {values[0]} is not a whole number")
         ts = int(values[0]) * scale
         o, h, lo, c, v = values[1:6]
-        if ts <= previous:
-            raise CandleImportError(f"{path}:{number}: timestamp {ts} ms is not after the previous one ({previous})")
-        if ts % step:
-            raise CandleImportError(f"{path}:{number}: timestamp {ts} ms is not on the {timeframe} grid")
-        if min(o, h, lo, c) <= 0 or v < 0:
-            raise CandleImportError(f"{path}:{number}: prices must be positive and volume not negative")
-        if not lo <= min(o, c) <= max(o, c) <= h:
-            raise CandleImportError(f"{path}:{number}: OHLC out of order (need low <= open, close <= high)")
+        problem = candle_row_problem(ts, previous, step, timeframe, (o, h, lo, c, v))
+        if problem is not None:
+            raise CandleImportError(f"{path}:{number}: {problem}")
         candles.append(Candle(ts=ts, pair=pair, timeframe=timeframe, open=o, high=h, low=lo, close=c, volume=v))
         previous = ts
     return candles
