@@ -71,8 +71,9 @@ async def _steering(desk: Client, system) -> None:  # type: ignore[no-untyped-de
     assert (await desk.ask_json("set limit allowed_pairs XBT/USD,ETH/USD"))["allowed_pairs"] == ["XBT/USD", "ETH/USD"]
     assert (await desk.ask_json("set limit allowed_pairs -"))["allowed_pairs"] == []
     await desk.ask("set limit max_order_notional 10000")
-    assert (await desk.ask_json("set limit max_exposure xbt=0.5"))["max_exposure"] == {"XBT": "0.5"}
-    assert (await desk.ask_json("set limit max_exposure XBT=-"))["max_exposure"] == {}
+    assert (await desk.ask_json("set limit max_exposure xbt=0.5"))["max_exposure"] == "XBT=0.5"
+    assert limits.max_exposure == {"XBT": Decimal("0.5")}
+    assert (await desk.ask_json("set limit max_exposure XBT=-"))["max_exposure"] == "-"
     assert (await desk.ask_json("set limit max_open_orders 7"))["max_open_orders"] == 7 == limits.max_open_orders
     await desk.ask("set limit max_open_orders 100")
     risk = system.desk.template.risk

@@ -32,7 +32,7 @@ def _limits(desk: Desk) -> Pairs:
                   ("allowed_pairs", list(current.allowed_pairs)),
                   ("max_open_orders", current.max_open_orders),
                   ("max_orders_per_minute", current.max_orders_per_minute),
-                  ("max_exposure", {asset: str(amount) for asset, amount in sorted(current.max_exposure.items())})])
+                  ("max_exposure", ", ".join(f"{a}={n}" for a, n in sorted(current.max_exposure.items())) or "-")])
 
 
 @actor_command(DESK_CONTROL, "limits", help="The desk's order limits, checked on every order request")

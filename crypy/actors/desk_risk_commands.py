@@ -19,6 +19,8 @@ DESK_RISK = CommandRegistry()
 SETTINGS = ("daily_loss_limit", "on_daily_loss", "flatten_on_daily_loss", "trader_max_drawdown",
             "flatten_on_shutdown", "shutdown_deadline_seconds")
 STATES = tuple(str(state) for state in TradingState)
+EIGHT_DECIMALS = Decimal("1e-8")
+"""Results are shown to 8 decimals: exact values carry the fee's digits far beyond any asset's precision."""
 
 
 def _desk(session: Session) -> Desk:
@@ -45,8 +47,9 @@ async def pnl(session: Session) -> Table:
     rows = []
     for trader, ledger in sorted(desk.gate.ledgers.items()):
         market, price = desk.markets.get(ledger.pair), desk.last_price(ledger.pair)
-        total = ledger_pnl(ledger, market, price) if market and price else None
-        rows.append((trader, ledger.pair, ledger.acquired, ledger.other, ledger.realized, total, ledger.asset))
+        total = ledger_pnl(ledger, market, price).quantize(EIGHT_DECIMALS) if market and price else None
+        rows.append((trader, ledger.pair, ledger.acquired, ledger.other, ledger.realized.quantize(EIGHT_DECIMALS),
+                     total, ledger.asset))
     return Table(["trader", "pair", "holds", "asset", "realized", "total", "in"], rows, empty="(no trader yet)")
 
 
