@@ -54,3 +54,22 @@ async def test_the_daily_loss_limit_flattens_and_halts_the_desk(tmp_path: Path) 
         assert not [r for r in refusals_after if r.ts > limit.ts and "halted" not in r.reason]
     summary = system.summary()
     assert summary.open_orders == 0 and summary.balances_match, summary.render()
+
+
+async def test_a_closing_shutdown_gives_every_position_back_before_it_stops(tmp_path: Path) -> None:
+    templates = eager_templates_with(tmp_path / "templates",
+                                     desk="[risk]\nflatten_on_shutdown = true\nshutdown_deadline_seconds = 10\n")
+    options = SimOptions(speed=36_000.0, db=tmp_path / "journal.db", repl_port=0, template_dir=templates,
+                         in_process=True)
+    async with open_sim_system(options) as (system, sim):
+        desk = system.desk
+        await _until(lambda: any(ledger.acquired > 0 and ledger.holder_holds_quote
+                                 for ledger in desk.gate.ledgers.values()))
+        holding = {name for name, ledger in desk.gate.ledgers.items() if ledger.acquired > 0}
+    assert all(ledger.acquired == 0 for ledger in desk.gate.ledgers.values() if ledger.holder_holds_quote)
+    with JournalReader(tmp_path / "journal.db") as journal:
+        flattens = [o for o in journal.orders() if "-flatten-" in o.client_id]
+    assert {o.trader for o in flattens} >= {name for name in holding if name.endswith("@USD")}
+    assert all(o.status == "filled" for o in flattens)
+    summary = system.summary()
+    assert summary.open_orders == 0 and summary.balances_match, summary.render()

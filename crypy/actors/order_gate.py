@@ -44,6 +44,21 @@ def _order_price(request: OrderRequest, last_price: Decimal) -> Decimal:
     return last_price
 
 
+def _decimals(value: Decimal) -> int:
+    return max(0, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
+
+
+def _precision_refusal(request: OrderRequest, market: MarketInfo) -> str | None:
+    """Amounts and prices finer than the market's steps: the exchange would refuse or round them unasked."""
+    if _decimals(request.amount) > market.amount_decimals:
+        return f"amount {request.amount} has more than {market.amount_decimals} decimals"
+    for name in ("price", "trigger_price", "stop_loss", "take_profit"):
+        value = getattr(request, name)
+        if value is not None and _decimals(value) > market.price_decimals:
+            return f"{name.replace('_', ' ')} {value} has more than {market.price_decimals} decimals"
+    return None
+
+
 class OrderGate:
     def __init__(self, holder_keys: dict[str, bytes], limits: DeskLimits, capabilities: Capabilities | None = None,
                  *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -120,6 +135,9 @@ class OrderGate:
             return "amount must be positive"
         if request.order_type is OrderType.LIMIT and (request.price is None or request.price <= 0):
             return "a limit order needs a positive price"
+        precision = _precision_refusal(request, market)
+        if precision is not None:
+            return precision
         price = _order_price(request, last_price)
         notional = request.amount * price
         if request.amount < Decimal(market.min_amount):
