@@ -58,3 +58,5 @@ async def test_2000_orders_under_injected_faults_match_the_exchange_one_to_one(t
     assert summary.open_orders == 0 and summary.balances_match, summary.render()
     assert exchange.unavailable >= ORDERS // 10, "the faults did happen"
     assert exchange.executions.disconnects >= 3 and system.desk.order_news >= ORDERS, "pushed news despite drops"
+    print(f"{len(journaled)} orders, {len(fills)} fills, {len(refused)} refusals; {exchange.unavailable} private calls "
+          f"failed or timed out; {exchange.executions.disconnects} WebSocket drops, {system.desk.order_news} notices")
