@@ -8,7 +8,7 @@ checkpoint, so the desk behaves as it would over a network, just faster.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -118,8 +118,21 @@ class SimulatedExchange:
 
     async def watch_orders(self, changed: trio.MemorySendChannel[Any],
                            task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The simulator is called directly: the desk's polls see every change at once."""
+        """Every order change and fill of this account, as the engine makes it (what Kraken's ``executions``
+        feed pushes). A notice dropped because the desk is behind loses nothing: the sync it is owed is pending."""
+        watching = [True]
+
+        def on_event(account: str, event: object) -> None:
+            if watching[0] and account == self.account:
+                with suppress(trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                    changed.send_nowait(event)
+
+        self.sim.add_listener(on_event)
         task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            watching[0] = False  # the engine keeps its listeners: this one goes quiet
 
     def recall_client_ids(self, client_ids: Iterable[str]) -> None:
         """The simulator keeps crypy's client ids as they are: nothing to translate."""
