@@ -9,17 +9,16 @@ template refuses every proposal); the desk runs the shipped desk.toml, its brake
 raised for the load. The path is the real one: bus, ``OrderGate`` (signature, ledger), SQLite journal, exchange
 adapter, matching engine, the desk's fill poller, journal again, bus.
 
-The simulator fills an order only at the next candle close of the replay (a market order at that candle's open;
-a marketable limit order too, as a taker: nothing fills at placement), so the round trip holds a wait for the
-market that is set by ``--speed`` and one for the desk's fill poll (``orders.poll_seconds`` of desk.toml). The
-bench stamps each order inside the system as well (engine listener, a timing wrapper on the adapter's
-``fills_since``) and reports the stages apart, the speed-independent ones included:
+The simulator fills an order only at the next candle close of the replay (market and marketable limit orders
+alike: nothing fills at placement), so the round trip holds a wait for the market set by ``--speed``. The bench
+stamps each order inside the system too (engine listener, a timing wrapper on the adapter's ``fills_since``):
 
 * ``request -> exchange``: bus, gate, journal, adapter, until the matching engine holds the order;
 * ``request -> acked``: until the desk's ``Order`` event for it is back at the trader;
 * ``market wait``: on the exchange until the candle close that fills it (replay speed);
-* ``poll wait``: filled on the exchange until the desk's ``fills_since`` call that finds it begins;
-* ``fill -> trader``: that call, booking, journal and bus, until the trader has the ``Fill``.
+* ``poll wait``: filled until the desk's sync that finds it begins (woken by the exchange's pushed order news,
+  Kraken's ``executions`` or the engine's listener, else by ``orders.poll_seconds``);
+* ``fill -> trader``: that sync, booking, journal and bus, until the trader has the ``Fill``.
 
 Each trader pauses a random time (up to ``--think``, one candle by default) before an order, so orders arrive at
 every phase of the candle and poll cycles. ``orders/s`` is what this load achieved, not the system's ceiling.
@@ -35,7 +34,6 @@ import math
 import os
 import platform
 import random
-import re
 import statistics
 import tempfile
 import time
@@ -46,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import ccxt
+import tomlkit
 import trio
 
 from crypy.actors.approval import sign
@@ -78,47 +77,18 @@ respawn_seconds = 86400
 """
 
 
-def _toml_value(value: float | int) -> str:
-    return repr(value)
-
-
-def _patched_toml(text: str, changes: dict[str, dict[str, float | int]]) -> str:
-    """``text`` with ``changes[table][key]`` set: the key's line replaced, or added at the end of its table."""
-    pending = {table: dict(values) for table, values in changes.items()}
-    out: list[str] = []
-    table = ""
-
-    def add_missing(name: str) -> None:
-        out.extend(f"{key} = {_toml_value(value)}" for key, value in pending.pop(name, {}).items())
-
-    for line in text.splitlines():
-        header = re.match(r"\s*\[([^\[\]]+)\]\s*(#.*)?$", line)
-        key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)
-        if header:
-            add_missing(table)
-            table = header.group(1).strip()
-        elif key and key.group(1) in pending.get(table, {}):
-            line = f"{key.group(1)} = {_toml_value(pending[table].pop(key.group(1)))}"
-        out.append(line)
-    add_missing(table)
-    for name in list(pending):
-        out.append(f"[{name}]")
-        add_missing(name)
-    return "\n".join(out) + "\n"
-
-
 def write_templates(directory: Path, *, poll_seconds: float | None, max_orders: int) -> Path:
     """The shipped desk.toml and trader.toml, the bench's holder.toml; returns ``directory``.
 
     The desk's brakes against a runaway trader (orders per minute, open orders) are raised for the bench's load,
     and ``orders.poll_seconds`` is set when asked; everything else is the shipped desk template.
     """
-    changes: dict[str, dict[str, float | int]] = {
-        "limits": {"max_orders_per_minute": 100 * max_orders, "max_open_orders": 10 * max_orders}}
+    desk = tomlkit.parse((default_template_dir() / "desk.toml").read_text())
+    desk["limits"]["max_orders_per_minute"] = 100 * max_orders  # type: ignore[index]
+    desk["limits"]["max_open_orders"] = 10 * max_orders  # type: ignore[index]
     if poll_seconds is not None:
-        changes["orders"] = {"poll_seconds": poll_seconds}
-    shipped = default_template_dir()
-    (directory / "desk.toml").write_text(_patched_toml((shipped / "desk.toml").read_text(), changes))
+        desk["orders"]["poll_seconds"] = poll_seconds  # type: ignore[index]
+    (directory / "desk.toml").write_text(tomlkit.dumps(desk))
     (directory / "holder.toml").write_text(HOLDER_TOML)
     templates = load_templates(directory)
     if templates.holder.criteria.min_return < 1e9 or templates.desk.limits.max_open_orders < 10 * max_orders:
@@ -357,8 +327,8 @@ def _print_table(figures: dict[str, Any]) -> None:
                 rate = f"{result['orders_per_second']:>9}" if i == 0 else ""
                 print(f"{path if i == 0 else '':<11} {order_type if i == 0 else '':<7} {stage:<22} {ms['count']:>6} "
                       f"{ms['p50']:>8} {ms['p99']:>8} {ms['mean']:>8} {ms['max']:>8} {rate}")
-    print("ROUND TRIP = request -> exchange + market wait (replay speed) + poll wait (desk poll) + fill -> trader; "
-          "request -> acked is the desk's Order event, off the fill path")
+    print("ROUND TRIP = request -> exchange + market wait (replay speed) + poll wait (until the desk syncs) "
+          "+ fill -> trader; request -> acked is the desk's Order event, off the fill path")
 
 
 def main() -> None:
