@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from crypy.protocols import Fill, Order, OrderStatus, OrderType, Side
+from crypy.protocols import Fill, Order, OrderStatus, OrderType
 
 from ..markets import MarketSpec
 from .naming import KrakenPair
@@ -189,6 +189,3 @@ def trade_info(
         "maker": fill.liquidity == "maker",
     }
 
-
-def side_letter(side: Side) -> str:
-    return "b" if side is Side.BUY else "s"

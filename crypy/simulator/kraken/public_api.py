@@ -14,7 +14,7 @@ from crypy.protocols import Candle, timeframe_ms
 
 from .catalog import Catalog
 from .faults import Faults
-from .formats import fixed, quote_decimals, rfc1123, rfc3339, seconds, side_letter
+from .formats import fixed, quote_decimals, rfc1123, rfc3339, seconds
 from .naming import KrakenPair
 from .params import Params, invalid
 
@@ -120,7 +120,7 @@ class PublicApi:
         spec = self._catalog.spec(names)
         rows = [
             [fixed(trade.price, quote_decimals(spec)), fixed(trade.amount, spec.amount_decimals), seconds(trade.ts_ms),
-             side_letter(trade.side), "m" if trade.order_type == "market" else "l", "", int(trade.trade_id)]
+             trade.side, trade.order_type, "", int(trade.trade_id)]  # the tape holds Kraken's letters already
             for trade in trades
         ]
         last_ns = trades[-1].ts_ms * 1_000_000 if trades else (since_ns or self._sim.now_ms() * 1_000_000)
