@@ -278,9 +278,6 @@ class Desk(Actor):
         """Journal the request durably before sending it: after a crash, every order the exchange may have is
         one the journal asked for, so recovery can look it up by client id."""
         await self.journal.record(request)
-        ledger = self.gate.ledgers.get(request.trader)
-        if ledger is not None and not ledger.spends(request.side):
-            await self.exits.before_exit(request.trader, request.pair)
         last = self.last_price(request.pair)
         if last is None:
             reason: str | None = f"no price yet for {request.pair}"
@@ -290,7 +287,11 @@ class Desk(Actor):
         if reason is not None:
             await self.refuse(request, reason)
             return
-        self.exits.attach(request)
+        ledger = self.gate.ledgers[request.trader]
+        if ledger.spends(request.side):
+            self.exits.attach(request)
+        else:  # the trader's own exit: its stop-loss holds the funds on the exchange, so it goes first
+            await self.exits.before_exit(request.trader, request.pair)
         await self.journal.flush()
         try:
             await self.tracker.place(
