@@ -113,6 +113,7 @@ def test_a_desk_killed_mid_trade_recovers_from_its_journal_and_trades_on(tmp_pat
             unanswered_at_kill = {r.client_id for r in journal.order_requests_without_orders()}
             orders_at_kill = len(journal.orders())
         statuses_down, open_down, balances_down = _exchange_truth(client)
+        client.close()
         assert open_down, "the resting order is open on the exchange"
 
         desk, context = _start_desk(credentials_file, db)
