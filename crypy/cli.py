@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="actor name as listed by `crypy ps`, or HOST:PORT; default: the desk")
 
     commands.add_parser("ps", help="list the actors of running crypy processes")
+    strategies = commands.add_parser("strategies", help="list the installed strategies and their parameters")
+    strategies.add_argument("--plugin-dir", type=Path, action="append", default=[], metavar="DIR",
+                            help="also load the strategies of this plugin folder (repeatable)")
 
     journal = commands.add_parser("journal", help="tools for a journal file")
     journal_commands = journal.add_subparsers(dest="journal_command", required=True, metavar="COMMAND")
@@ -169,6 +172,14 @@ def _attach(args: argparse.Namespace) -> int:
     return attach_main(args.name)
 
 
+def _strategies(args: argparse.Namespace) -> int:
+    from crypy.plugins.listing import strategy_listing
+
+    listing, broken = strategy_listing(args.plugin_dir)
+    print(listing)
+    return 1 if broken else 0
+
+
 def _ps(args: argparse.Namespace) -> int:
     found = live_actors()
     if not found:
@@ -215,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, json=args.json_logs)
     handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "attach": _attach, "ps": _ps,
-                "journal": _journal_export, "data": _data}
+                "strategies": _strategies, "journal": _journal_export, "data": _data}
     try:
         try:
             return handlers[args.command](args)

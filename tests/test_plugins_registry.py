@@ -3,22 +3,55 @@
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint, EntryPoints
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from crypy.plugins import SmaCrossover, load_strategy, registry, strategy_class, strategy_names
 
 
 @pytest.fixture
-def plugins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretend an installed package registered these entry points."""
+def fresh(monkeypatch: pytest.MonkeyPatch) -> registry.StrategyRegistry:
+    """A registry of its own, seeing these installed entry points (crypy's own among them, then a broken one)."""
     installed = EntryPoints([
+        EntryPoint(name="sma_crossover", value="crypy.plugins.sma_crossover:SmaCrossover",
+                   group=registry.ENTRY_POINT_GROUP),
         EntryPoint(name="ext_sma", value="crypy.plugins.sma_crossover:SmaCrossover", group=registry.ENTRY_POINT_GROUP),
         EntryPoint(name="not_a_strategy", value="math:sqrt", group=registry.ENTRY_POINT_GROUP),
-        EntryPoint(name="sma_crossover", value="math:sqrt", group=registry.ENTRY_POINT_GROUP),
+        EntryPoint(name="missing", value="no_such_module:Thing", group=registry.ENTRY_POINT_GROUP),
         EntryPoint(name="other_group", value="math:sqrt", group="console_scripts"),
     ])
     monkeypatch.setattr(registry, "entry_points", lambda **select: installed.select(**select))
+    fresh = registry.StrategyRegistry()
+    monkeypatch.setattr(registry, "REGISTRY", fresh)
+    return fresh
+
+
+THIRD_PARTY = """
+import numpy as np
+from crypy.plugins import Strategy, int_param
+
+
+class Momentum(Strategy):
+    name = "momentum"
+
+    def __init__(self, lookback: int = 3) -> None:
+        self.lookback = int_param("lookback", lookback, minimum=1)
+
+    @property
+    def params(self):
+        return {"lookback": self.lookback}
+
+    @property
+    def warmup(self) -> int:
+        return self.lookback + 1
+
+    def targets(self, close):
+        out = np.zeros(len(close), dtype=np.int8)
+        out[self.lookback:] = close[self.lookback:] > close[:-self.lookback]
+        return out
+"""
 
 
 def test_builtin_strategy_with_float_params_from_a_proposal() -> None:
@@ -49,16 +82,37 @@ def test_bad_parameter_values_name_the_strategy(params: dict[str, float], messag
         load_strategy("sma_crossover", params)
 
 
-@pytest.mark.usefixtures("plugins")
-def test_entry_point_strategies_load_by_name() -> None:
-    assert strategy_names() == ["ext_sma", "not_a_strategy", "sma_crossover"]
+def test_crypy_registers_its_own_strategies_as_entry_points() -> None:
+    assert registry.REGISTRY.sources["sma_crossover"] == "entry point crypy.plugins.sma_crossover:SmaCrossover"
+
+
+def test_entry_point_strategies_load_by_name_and_broken_ones_are_reported_and_skipped(
+        fresh: registry.StrategyRegistry) -> None:
+    assert strategy_names() == ["ext_sma", "sma_crossover"]
     assert load_strategy("ext_sma", {"fast": 3, "slow": 9}).params == {"fast": 3, "slow": 9}
-    with pytest.raises(TypeError, match="'not_a_strategy' .* is not a crypy Strategy"):
-        strategy_class("not_a_strategy")
+    errors = {e.name: e.error for e in fresh.errors}
+    assert "is not a crypy Strategy subclass" in errors["not_a_strategy"]
+    assert errors["missing"].startswith("ModuleNotFoundError: No module named 'no_such_module'")
+    with pytest.raises(ValueError, match="strategy 'missing' is broken .*ModuleNotFoundError"):
+        strategy_class("missing")
     with pytest.raises(ValueError, match="unknown strategy 'other_group'"):
         strategy_class("other_group")
 
 
-@pytest.mark.usefixtures("plugins")
-def test_a_plugin_cannot_take_over_a_builtin_name() -> None:
+def test_a_plugin_folder_adds_its_strategies_and_skips_a_file_that_raises(
+        fresh: registry.StrategyRegistry, tmp_path: Path) -> None:
+    folder = tmp_path / "my_plugins"
+    folder.mkdir()
+    (folder / "momentum.py").write_text(THIRD_PARTY)
+    (folder / "broken.py").write_text("raise RuntimeError('this plugin is broken on purpose')\n")
+    (folder / "taken.py").write_text(THIRD_PARTY.replace('name = "momentum"', 'name = "sma_crossover"'))
+    fresh.load_folder(folder)
+    assert "momentum" in strategy_names() and fresh.sources["momentum"] == str(folder / "momentum.py")
+    strategy = load_strategy("momentum", {"lookback": 2})
+    assert strategy.targets(np.array([1.0, 2.0, 3.0, 2.0, 1.0])).tolist() == [0, 0, 1, 0, 0]
+    errors = {e.name: e.error for e in fresh.errors}
+    assert errors["broken"] == "RuntimeError: this plugin is broken on purpose"
+    assert "the name is taken by entry point" in errors["sma_crossover"], "a plugin cannot take over a name"
     assert strategy_class("sma_crossover") is SmaCrossover
+    fresh.load_folder(folder)  # once only
+    assert len(fresh.errors) == len(errors) == 4  # two entry points, two files

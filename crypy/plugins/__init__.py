@@ -2,12 +2,12 @@
 
 from .evaluation import Metrics, evaluate_grid, simulate
 from .indicators import INDICATORS, Indicator, Rolling, RollingMean, get_indicator, sma
-from .registry import BUILTIN_STRATEGIES, ENTRY_POINT_GROUP, load_strategy, strategy_class, strategy_names
+from .registry import ENTRY_POINT_GROUP, REGISTRY, load_strategy, strategy_class, strategy_names
 from .sma_crossover import SmaCrossover
 from .strategy import LiveStrategy, Strategy, WindowLive, int_param
 
 __all__ = [
-    "BUILTIN_STRATEGIES", "ENTRY_POINT_GROUP", "INDICATORS", "Indicator", "LiveStrategy", "Metrics", "Rolling",
+    "ENTRY_POINT_GROUP", "REGISTRY", "INDICATORS", "Indicator", "LiveStrategy", "Metrics", "Rolling",
     "RollingMean", "SmaCrossover", "Strategy", "WindowLive", "evaluate_grid", "get_indicator", "int_param",
     "load_strategy", "simulate", "sma", "strategy_class", "strategy_names",
 ]
