@@ -1,4 +1,5 @@
-"""Indicators: sma is the naive window mean bit for bit; RollingMean tracks sma; lookups fail clearly."""
+"""Indicators: sma is the naive window mean bit for bit; RollingMean tracks sma; parameters and lookups fail
+clearly. (Values against references: test_plugins_indicators_reference.py.)"""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crypy.plugins import indicators
-from crypy.plugins.indicators import RollingMean, get_indicator, sma
+from crypy.plugins.indicators import (
+    INDICATORS,
+    MACD,
+    SMA,
+    RollingMean,
+    get_indicator,
+    indicator_class,
+    load_indicator,
+    sma,
+    windows,
+)
 
 BTC_15M = Path(__file__).resolve().parents[1] / "crypy" / "data" / "kraken_BTCUSD_15m.csv.gz"
 
@@ -37,7 +47,7 @@ def test_sma_is_the_naive_window_mean_bit_for_bit(close: np.ndarray, n: int) -> 
 
 def test_sma_blocks_do_not_change_the_result(close: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
     whole = sma(close, 30)
-    monkeypatch.setattr(indicators, "_BLOCK_ELEMENTS", 30 * 7)  # 7 windows per block, the last one partial
+    monkeypatch.setattr(windows, "_BLOCK_ELEMENTS", 30 * 7)  # 7 windows per block, the last one partial
     assert np.array_equal(sma(close, 30), whole, equal_nan=True)
 
 
@@ -66,8 +76,48 @@ def test_rolling_mean_tracks_sma(close: np.ndarray, n: int) -> None:
 
 
 def test_indicator_registry() -> None:
-    sma_indicator = get_indicator("sma")
-    assert sma_indicator.vectorized is sma
-    assert sma_indicator.incremental(2).update(1.0) is None
-    with pytest.raises(ValueError, match=r"unknown indicator 'ema'; known: sma"):
-        get_indicator("ema")
+    assert get_indicator is indicator_class
+    assert indicator_class("sma") is SMA and INDICATORS["macd"] is MACD
+    macd = load_indicator("macd", {"fast": 5})
+    assert isinstance(macd, MACD) and macd.params == {"fast": 5, "slow": 26, "signal": 9}
+    assert repr(macd) == "MACD(fast=5, slow=26, signal=9)"
+    assert load_indicator("bollinger").params == {"window": 20, "k": 2.0}
+    with pytest.raises(ValueError, match=r"unknown indicator 'kama'; known: atr, bollinger, donchian, ema, "):
+        get_indicator("kama")
+    for name, cls in INDICATORS.items():
+        assert cls.name == name and cls.outputs and set(cls.param_ranges) == set(cls.defaults)
+
+
+@pytest.mark.parametrize(("name", "params", "message"), [
+    ("sma", {"window": 0}, r"sma: window must be an int in \[1, 10000\], got 0"),
+    ("ema", {"window": -3}, "ema: window must be an int"),
+    ("rsi", {"window": 2.5}, "rsi: window must be an int"),
+    ("atr", {"window": True}, "atr: window must be an int"),
+    ("volatility", {"window": 1}, r"volatility: window must be an int in \[2, "),
+    ("linreg_slope", {"window": 1}, "linreg_slope: window"),
+    ("bollinger", {"k": -1.0}, r"bollinger: k must be a number in \[0.0, 100.0\], got -1.0"),
+    ("bollinger", {"k": float("nan")}, "bollinger: k must be a number"),
+    ("macd", {"fast": 26, "slow": 12}, r"macd: fast \(26\) must be below slow \(12\)"),
+    ("macd", {"fast": 12, "slow": 12}, "macd: fast"),
+    ("macd", {"signal": 0}, "macd: signal"),
+    ("donchian", {"period": 3}, "donchian: unknown parameter.*period"),
+])
+def test_bad_parameters_are_refused_by_name(name: str, params: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_indicator(name, params)
+
+
+def test_short_history_is_all_nan_and_live_stays_silent() -> None:
+    bars = [np.full(5, 100.0)] * 5
+    for name in INDICATORS:
+        indicator = load_indicator(name, {"window": 30} if "window" in INDICATORS[name].param_ranges else {})
+        assert all(np.isnan(values).all() for values in indicator.compute(*bars).values()), name
+        live = indicator.live()
+        assert all(live.update(100.0, 100.0, 100.0, 100.0, 1.0) is None for _ in range(5)), name
+
+
+def test_vwap_of_a_window_without_trades_is_nan() -> None:
+    volume = np.array([1.0, 0.0, 0.0, 2.0])
+    prices = np.array([3.0, 6.0, 9.0, 12.0])
+    vwap = load_indicator("vwap", {"window": 2}).compute(prices, prices, prices, prices, volume)["vwap"]
+    assert np.array_equal(vwap, [np.nan, 3.0, np.nan, 12.0], equal_nan=True)
