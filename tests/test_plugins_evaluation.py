@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import ClassVar
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 from crypy.plugins import Metrics, SmaCrossover, Strategy, evaluate_grid, simulate
+from crypy.plugins.evaluation import simulate_trades
+from crypy.plugins.metrics import periods_per_year
 
 BTC_15M = Path(__file__).resolve().parents[1] / "crypy" / "data" / "kraken_BTCUSD_15m.csv.gz"
 
@@ -57,7 +60,9 @@ def test_no_view_before_warmup_and_no_fill_after_the_last_candle() -> None:
     late = simulate(OPEN, CLOSE, np.array([0, 0, 0, 0, 1]), holder_holds_quote=True, **COSTS)
     assert late == Metrics(total_return=0.0, trades=0, win_rate=0.0, max_drawdown=0.0, exposure=0.0,
                            final_equity=1.0)
-    assert set(late.as_dict()) == {"total_return", "trades", "win_rate", "max_drawdown", "exposure", "final_equity"}
+    assert set(late.as_dict()) == {"total_return", "trades", "win_rate", "max_drawdown", "exposure", "final_equity",
+                                   "return_ratio", "expectancy", "avg_win", "avg_loss", "profit_factor", "sharpe",
+                                   "sortino"}
     assert all(type(v) is float for v in late.as_dict().values())
 
 
@@ -127,3 +132,149 @@ def test_grid_on_real_data_is_sorted_and_matches_single_runs() -> None:
         strategy = SmaCrossover(**params)
         assert metrics == simulate(open_, close, strategy.targets(close), fee=0.0026, spread=0.0005,
                                    holder_holds_quote=True, warmup=strategy.warmup)
+
+
+# --- metrics and trade list ---------------------------------------------------------------------------------------
+
+UP_DOWN = np.array([10.0, 10.0, 20.0, 20.0, 15.0, 5.0])  # opens = closes, no costs
+
+
+def test_every_metric_by_hand() -> None:
+    m, trades = simulate_trades(UP_DOWN, UP_DOWN, np.array([1, 0, 1, 0, 0, 0]), fee=0.0, spread=0.0,
+                                holder_holds_quote=True, periods_per_year=4.0)
+    # trip 1: buy open 1 at 10, sell open 2 at 20 (+100%); trip 2: buy open 3 at 20, sell open 4 at 15 (-25%)
+    # equity after each candle: 1, 1, 2, 2, 1.5, 1.5; per-candle returns 0, 0, 1, 0, -0.25, 0
+    assert (m.total_return, m.final_equity, m.max_drawdown) == (0.5, 1.5, 0.25)
+    assert m.return_ratio == 2.0  # 0.5 / 0.25
+    assert (m.trades, m.win_rate, m.expectancy, m.avg_win, m.avg_loss) == (2, 0.5, 0.375, 1.0, -0.25)
+    assert m.profit_factor == 4.0  # 1.0 / 0.25
+    assert m.exposure == pytest.approx(2 / 6)  # candles 1 and 3
+    # mean 0.125, population variance (1 + 0.0625) / 6 - 0.125² = 31/192, downside deviation sqrt(0.0625 / 6)
+    assert m.sharpe == pytest.approx(0.125 / math.sqrt(31 / 192) * 2)  # x sqrt(4 periods a year)
+    assert m.sortino == pytest.approx(math.sqrt(6))  # 0.125 / (0.25 / sqrt 6) * 2
+    assert trades.entry_index.tolist() == [1, 3] and trades.exit_index.tolist() == [2, 4]
+    assert trades.entry_price.tolist() == [10.0, 20.0] and trades.exit_price.tolist() == [20.0, 15.0]
+    assert trades.returns.tolist() == [1.0, -0.25] and trades.exit_reasons == ["signal", "signal"]
+    assert len(trades) == 2
+
+
+def test_ratios_are_zero_when_undefined() -> None:
+    m = simulate(UP_DOWN, UP_DOWN, np.array([1, 0, 0, 0, 0, 0]), fee=0.0, spread=0.0, holder_holds_quote=True)
+    # one winning trip, no drawdown, no loss, no negative candle
+    assert (m.total_return, m.max_drawdown, m.return_ratio, m.profit_factor, m.avg_loss, m.sortino) == (
+        1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    assert m.sharpe == pytest.approx(1 / 6 / math.sqrt(1 / 6 - 1 / 36))  # returns 0, 0, 1, 0, 0, 0 per candle
+
+
+def test_trade_prices_include_spread_and_an_open_trip_ends_at_the_last_close() -> None:
+    _, trades = simulate_trades(OPEN, CLOSE, np.array([1, 1, 0, 1, 1]), holder_holds_quote=True, **COSTS)
+    # buy at ask 101 (open 1), sell at bid 118.8 (open 3); buy at ask 90.9 (open 4), still held: marked at 95
+    assert trades.entry_price.tolist() == pytest.approx([101.0, 90.9])
+    assert trades.exit_price.tolist() == pytest.approx([118.8, 95.0])
+    assert trades.exit_index.tolist() == [3, 4] and trades.exit_reasons == ["signal", "end"]
+    assert trades.returns[0] == pytest.approx(0.99 * 118.8 * 0.99 / 101 - 1)
+    assert trades.returns[1] == pytest.approx(0.99 * 95 / 90.9 - 1)
+    _, base = simulate_trades(OPEN, CLOSE, np.array([0, 0, 1, 1, 1]), holder_holds_quote=False, **COSTS)
+    assert (base.entry_price.tolist(), base.exit_price.tolist()) == (pytest.approx([99.0]), pytest.approx([121.2]))
+
+
+def test_periods_per_year_from_the_timeframe() -> None:
+    assert periods_per_year("1m") == 525_600
+    assert periods_per_year("1h") == 8_760
+    assert periods_per_year("1d") == 365
+
+
+# --- exits ----------------------------------------------------------------------------------------------------------
+
+FLAT_OPEN = np.full(7, 100.0)
+DIP_HIGH = np.array([100.0, 102.0, 101.0, 100.0, 100.0, 100.0, 100.0])
+DIP_LOW = np.array([100.0, 99.0, 94.0, 90.0, 100.0, 100.0, 100.0])
+DIP_CLOSE = np.array([100.0, 100.0, 95.0, 92.0, 100.0, 100.0, 100.0])
+NO_COSTS = {"fee": 0.0, "spread": 0.0, "holder_holds_quote": True, "high": DIP_HIGH, "low": DIP_LOW}
+
+
+def test_stop_loss_exits_at_its_trigger_and_waits_for_the_next_entry_signal() -> None:
+    m, trades = simulate_trades(FLAT_OPEN, DIP_CLOSE, np.array([1, 1, 1, 0, 1, 1, 0]), stop_loss=0.05, **NO_COSTS)
+    # trip 1 enters at open 1 (100); stop at 95; candle 2's low 94 reaches it -> out at 95, flat through candle 3
+    # although the target still said 1; trip 2 enters at open 5 after the target went 0 and back to 1
+    assert trades.exit_reasons == ["stop_loss", "end"]
+    assert trades.entry_index.tolist() == [1, 5] and trades.exit_index.tolist() == [2, 6]
+    assert trades.exit_price.tolist() == [95.0, 100.0]
+    assert m.final_equity == pytest.approx(0.95)
+    assert m.exposure == pytest.approx(4 / 7)  # candles 1, 2, 5, 6
+    held_on = simulate(FLAT_OPEN, DIP_CLOSE, np.ones(7), stop_loss=0.05, **NO_COSTS)
+    assert (held_on.trades, held_on.final_equity) == (1, pytest.approx(0.95))  # no buying back while the target is 1
+
+
+def test_stop_loss_pays_spread_and_fee() -> None:
+    _, trades = simulate_trades(FLAT_OPEN, DIP_CLOSE, np.ones(7), stop_loss=0.05, holder_holds_quote=True,
+                                high=DIP_HIGH, low=DIP_LOW, **COSTS)
+    # entry at ask 101; stop at 101 * 0.95 = 95.95, sold half a spread lower: 94.9905; fee on both sides
+    assert trades.entry_price.tolist() == pytest.approx([101.0])
+    assert trades.exit_price.tolist() == pytest.approx([95.95 * 0.99])
+    assert trades.returns.tolist() == pytest.approx([0.99 * 95.95 * 0.99 * 0.99 / 101 - 1])
+
+
+def test_take_profit_and_the_stop_winning_a_candle_that_reaches_both() -> None:
+    m, trades = simulate_trades(FLAT_OPEN, DIP_CLOSE, np.ones(7), take_profit=0.01, **NO_COSTS)
+    # target 101; candle 1 (the entry candle) reaches 102 -> out at 101
+    assert (trades.exit_index.tolist(), trades.exit_price.tolist(), trades.exit_reasons) == ([1], [101.0],
+                                                                                            ["take_profit"])
+    assert (m.final_equity, m.exposure) == (pytest.approx(1.01), pytest.approx(1 / 7))
+    _, both = simulate_trades(FLAT_OPEN, DIP_CLOSE, np.ones(7), take_profit=0.01, stop_loss=0.005, **NO_COSTS)
+    # candle 1 spans 99..102: stop 99.5 and target 101 both reached; the stop is assumed first
+    assert (both.exit_index.tolist(), both.exit_price.tolist(), both.exit_reasons) == ([1], [99.5], ["stop_loss"])
+
+
+def test_take_profit_fills_at_a_better_open() -> None:
+    open_ = np.array([100.0, 100.0, 105.0])
+    _, trades = simulate_trades(open_, np.array([100.0, 100.0, 106.0]), np.ones(3), fee=0.0, spread=0.0,
+                                holder_holds_quote=True, high=np.array([100.0, 101.0, 107.0]),
+                                low=np.array([100.0, 99.0, 104.0]), take_profit=0.02)
+    assert (trades.exit_index.tolist(), trades.exit_price.tolist()) == ([2], [105.0])  # gapped above 102
+
+
+def test_trailing_stop_follows_closes_and_fills_at_a_gapped_open() -> None:
+    open_ = np.array([100.0, 100.0, 110.0, 105.0, 105.0])
+    close = np.array([100.0, 110.0, 120.0, 108.0, 100.0])
+    high = np.array([100.0, 111.0, 121.0, 109.0, 106.0])
+    low = np.array([100.0, 99.0, 108.0, 104.0, 99.0])
+    m, trades = simulate_trades(open_, close, np.ones(5), fee=0.0, spread=0.0, holder_holds_quote=True, high=high,
+                                low=low, trailing_stop=0.1, stop_loss=0.05)
+    # stops: candle 1 max(95, 90) (entry 100), candle 2 max(95, 99) (close 110), candle 3 108 (close 120);
+    # candle 2's low 108 stays above 99; candle 3 opens at 105, below 108: out at the open
+    assert (trades.exit_index.tolist(), trades.exit_price.tolist()) == ([3], [105.0])
+    assert trades.exit_reasons == ["trailing_stop"]
+    assert m.final_equity == pytest.approx(1.05)
+    assert m.exposure == pytest.approx(3 / 5)
+
+
+def test_base_holder_stop_is_a_fraction_of_its_value_in_base() -> None:
+    m, trades = simulate_trades(FLAT_OPEN, FLAT_OPEN, np.zeros(7), fee=0.0, spread=0.0, holder_holds_quote=False,
+                                high=np.array([100.0, 100.0, 106.0, 100.0, 100.0, 100.0, 100.0]), low=FLAT_OPEN,
+                                stop_loss=0.05)
+    # sold 1 base at 100 on open 1; worth 0.95 base once base costs 100 / 0.95 = 105.26, which candle 2 reaches
+    assert trades.exit_price.tolist() == pytest.approx([100 / 0.95])
+    assert (trades.exit_index.tolist(), trades.exit_reasons) == ([2], ["stop_loss"])
+    assert m.final_equity == pytest.approx(0.95)
+
+
+def test_exits_are_checked() -> None:
+    with pytest.raises(ValueError, match="high and low"):
+        simulate(OPEN, CLOSE, np.ones(5), stop_loss=0.1, holder_holds_quote=True, **COSTS)
+    with pytest.raises(ValueError, match="take_profit must be"):
+        simulate(OPEN, CLOSE, np.ones(5), take_profit=0.0, high=OPEN, low=OPEN, holder_holds_quote=True, **COSTS)
+
+
+def test_exits_that_never_trigger_change_nothing_on_real_data() -> None:
+    data = np.loadtxt(BTC_15M, delimiter=",", skiprows=1, usecols=(1, 2, 3, 4), max_rows=2000)
+    open_, high, low, close = data.T
+    strategy = SmaCrossover(10, 30)
+    plain = simulate(open_, close, strategy.targets(close), fee=0.0026, spread=0.0005, holder_holds_quote=True,
+                     warmup=strategy.warmup)
+    far = simulate(open_, close, strategy.targets(close), fee=0.0026, spread=0.0005, holder_holds_quote=True,
+                   warmup=strategy.warmup, high=high, low=low, stop_loss=0.99, take_profit=0.99, trailing_stop=0.99)
+    assert far == plain
+    tight = evaluate_grid(SmaCrossover, [{"fast": 10, "slow": 30}], open_, close, fee=0.0026, spread=0.0005,
+                          holder_holds_quote=True, high=high, low=low, trailing_stop=0.002)[0][1]
+    assert tight.trades == plain.trades and tight.exposure < plain.exposure

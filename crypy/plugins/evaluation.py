@@ -3,44 +3,70 @@
 Execution rule (no look-ahead): the target decided at candle ``i``'s close is traded by a market order filled at
 candle ``i + 1``'s open, half a spread worse than that open, less a taker fee on the notional; a decision on the
 last candle has no next open and is not traded. Positions follow the target's level: the holder is "in position"
-(away from its own asset) while the target says so, from the first decision after warmup on.
+(away from its own asset) while the target says so, from the first decision after warmup on. Optional stop-loss,
+take-profit and trailing-stop exits (``exits_model``) can end a position earlier, inside a candle, half a spread
+worse than their trigger and less the fee; the holder then stays out until the target leaves and re-enters the
+position (a new entry signal), rather than buying straight back into the move that stopped it out.
 
 A holder of the base asset is the quote holder's mirror image: valued in base, quote is priced ``1 / close``,
 selling base at the bid buys quote at ``1 / bid``, and buying base back at the ask sells quote at ``1 / ask``.
-One computation therefore serves both, on mirrored prices.
+One computation therefore serves both, on mirrored prices (a candle's mirrored high is ``1 / low``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-import msgspec
 import numpy as np
 
+from .exits_model import REASONS, first_exits
+from .metrics import Metrics, compute_metrics
 from .strategy import Strategy
 
+__all__ = ["Metrics", "TradeLog", "evaluate_grid", "simulate", "simulate_trades"]
 
-class Metrics(msgspec.Struct, frozen=True, kw_only=True):
-    """What a holder judges a proposal by. Fractions, not percents; equity is in the holder's asset.
+_END = REASONS.index("end")
 
-    A position still open at the end counts as a round trip closed at the last close (marked, no exit cost).
-    ``win_rate`` is 0 when there are no round trips.
+
+@dataclass(frozen=True)
+class TradeLog:
+    """The round trips of a simulation, one array entry per trip, in order.
+
+    Indices are candles: the entry fills at ``entry_index``'s open; the exit fills at ``exit_index``'s open (a
+    signal), inside it (an exit order) or at its close (``end``: still open, marked at the last close). Prices are
+    the pair's (quote per base) fill prices, spread included and fee excluded; ``returns`` are in the holder's
+    asset, fees included (see ``Metrics``).
     """
 
-    total_return: float
-    trades: int
-    win_rate: float
-    max_drawdown: float
-    exposure: float
-    final_equity: float
+    entry_index: np.ndarray
+    exit_index: np.ndarray
+    entry_price: np.ndarray
+    exit_price: np.ndarray
+    returns: np.ndarray
+    reason_codes: np.ndarray
 
-    def as_dict(self) -> dict[str, float]:
-        return {field: float(getattr(self, field)) for field in self.__struct_fields__}
+    def __len__(self) -> int:
+        return self.entry_index.shape[0]
+
+    @property
+    def exit_reasons(self) -> list[str]:
+        """``signal``, ``stop_loss``, ``take_profit``, ``trailing_stop`` or ``end`` per trip."""
+        return [REASONS[code] for code in self.reason_codes]
 
 
-def simulate(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *, fee: float, spread: float,
-             holder_holds_quote: bool, start_value: float = 1.0, warmup: int = 0) -> Metrics:
-    """Run ``targets`` over the candles; ``targets[:warmup - 1]`` carry no view and are ignored."""
+def _checked(name: str, value: float | None) -> float | None:
+    if value is not None and not 0 < value < 1:
+        raise ValueError(f"{name} must be a fraction in (0, 1), got {value}")
+    return value
+
+
+def simulate_trades(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *, fee: float, spread: float,
+                    holder_holds_quote: bool, start_value: float = 1.0, warmup: int = 0,
+                    high: np.ndarray | None = None, low: np.ndarray | None = None, stop_loss: float | None = None,
+                    take_profit: float | None = None, trailing_stop: float | None = None,
+                    periods_per_year: float = 1.0) -> tuple[Metrics, TradeLog]:
+    """``simulate``, with the round trips it made (to compare them with another backtester, or to show them)."""
     open_ = np.asarray(open_, dtype=np.float64)
     close = np.asarray(close, dtype=np.float64)
     targets = np.asarray(targets)
@@ -50,48 +76,94 @@ def simulate(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *, fee: 
                          f"targets {targets.shape}")
     if not (0 <= fee < 1 and 0 <= spread < 2):
         raise ValueError(f"fee must be in [0, 1) and spread in [0, 2), got fee={fee}, spread={spread}")
+    exits = {"stop_loss": _checked("stop_loss", stop_loss), "take_profit": _checked("take_profit", take_profit),
+             "trailing_stop": _checked("trailing_stop", trailing_stop)}
+    armed = any(v is not None for v in exits.values())
+    if armed and (high is None or low is None):
+        raise ValueError("stop_loss, take_profit and trailing_stop need the candles' high and low")
 
     want = targets == (1 if holder_holds_quote else 0)  # after candle i: be away from the holder's asset
     want[:max(warmup - 1, 0)] = False
     held = np.zeros(count, dtype=bool)
     held[1:] = want[:-1]  # decided at close i, filled at open i + 1
     before = np.concatenate(([False], held[:-1]))
-    enter, leave, stay = held & ~before, before & ~held, held & before
+    entries = np.flatnonzero(held & ~before)
+    lasts = np.flatnonzero(before & ~held) - 1
+    if lasts.shape[0] < entries.shape[0]:
+        lasts = np.append(lasts, count - 1)
 
-    ask, bid = open_ * (1 + spread / 2), open_ * (1 - spread / 2)
-    mark, buy, sell = (close, ask, bid) if holder_holds_quote else (1 / close, 1 / bid, 1 / ask)
-    prev_mark = np.concatenate(([np.nan], mark[:-1]))  # candle 0 can only be flat
+    # fill prices in the pair's terms (quote per base) at the entries' and the signal exits' opens
+    half = spread / 2
+    entry_price = open_[entries] * (1 + half if holder_holds_quote else 1 - half)
+    mark, buy = (close, entry_price) if holder_holds_quote else (1 / close, 1 / entry_price)
+    exit_at, level, reason = np.full(entries.shape, -1), np.zeros(entries.shape), np.zeros(entries.shape, np.int8)
+    if armed:
+        high_, low_ = np.asarray(high, dtype=np.float64), np.asarray(low, dtype=np.float64)
+        if high_.shape != close.shape or low_.shape != close.shape:
+            raise ValueError(f"high {high_.shape} and low {low_.shape} must match close {close.shape}")
+        mirrored = (open_, high_, low_, close) if holder_holds_quote else (1 / open_, 1 / low_, 1 / high_, mark)
+        exit_at, level, reason = first_exits(entries, lasts, buy, *mirrored, **exits)
+    cut = exit_at >= 0
+    if cut.any():  # not held after an exit order: flat from the candle after it to the trip's signal exit
+        lengths = lasts[cut] - exit_at[cut]
+        after = np.repeat(exit_at[cut] + 1 - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        held[after] = False
+    signal = ~cut & (lasts + 1 < count)
+    left = lasts[signal] + 1  # candles whose open the signal exits filled at
+    signal_price = open_[left] * (1 - half if holder_holds_quote else 1 + half)
+
+    # growth of the holder's equity over each candle; masks and gathers touch only the trips' edges
+    stay = held.copy()
+    stay[entries] = False
     growth = np.ones(count)
-    growth[stay] = mark[stay] / prev_mark[stay]
-    growth[enter] = (1 - fee) * mark[enter] / buy[enter]
-    growth[leave] = (1 - fee) * sell[leave] / prev_mark[leave]
+    np.copyto(growth[1:], mark[1:] / mark[:-1], where=stay[1:])
+    growth[entries] = (1 - fee) * mark[entries] / buy
+    growth[left] = (1 - fee) * (signal_price if holder_holds_quote else 1 / signal_price) / mark[left - 1]
+    at = exit_at[cut]
+    exit_fill = level[cut] * (1 - half) if holder_holds_quote else level[cut] / (1 + half)
+    growth[at] *= (1 - fee) * exit_fill / mark[at]  # the candle ends at the exit's proceeds, not at its close
     equity = start_value * np.cumprod(growth)
 
-    entries, exits = np.flatnonzero(enter), np.flatnonzero(leave)
-    if exits.shape[0] < entries.shape[0]:
-        exits = np.append(exits, count - 1)
-    wins = int(np.count_nonzero(equity[exits] > equity[entries - 1]))
-    curve = np.concatenate(([start_value], equity))
-    drawdown = 1 - curve / np.maximum.accumulate(curve)
-    return Metrics(
-        total_return=float(equity[-1] / start_value - 1),
-        trades=int(entries.shape[0]),
-        win_rate=wins / entries.shape[0] if entries.shape[0] else 0.0,
-        max_drawdown=float(drawdown.max()),
-        exposure=float(held.mean()),
-        final_equity=float(equity[-1]),
-    )
+    open_at_end = ~cut & ~signal
+    reason[open_at_end] = _END
+    exit_index = np.where(cut, exit_at, np.minimum(lasts + 1, count - 1))
+    exit_price = np.full(entries.shape, close[-1])
+    exit_price[signal] = signal_price
+    exit_price[cut] = exit_fill if holder_holds_quote else 1 / exit_fill
+    returns = equity[exit_index] / equity[entries - 1] - 1
+    trades = TradeLog(entry_index=entries, exit_index=exit_index, entry_price=entry_price, exit_price=exit_price,
+                      returns=returns, reason_codes=reason)
+    metrics = compute_metrics(equity, growth, np.count_nonzero(held) / count, returns, start_value=start_value,
+                              periods_per_year=periods_per_year)
+    return metrics, trades
+
+
+def simulate(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *, fee: float, spread: float,
+             holder_holds_quote: bool, start_value: float = 1.0, warmup: int = 0, high: np.ndarray | None = None,
+             low: np.ndarray | None = None, stop_loss: float | None = None, take_profit: float | None = None,
+             trailing_stop: float | None = None, periods_per_year: float = 1.0) -> Metrics:
+    """Run ``targets`` over the candles; ``targets[:warmup - 1]`` carry no view and are ignored. Exits are
+    fractions of the entry price in the holder's valuation and need ``high`` and ``low``; ``periods_per_year``
+    annualises Sharpe and Sortino (see ``metrics.periods_per_year``)."""
+    return simulate_trades(open_, close, targets, fee=fee, spread=spread, holder_holds_quote=holder_holds_quote,
+                           start_value=start_value, warmup=warmup, high=high, low=low, stop_loss=stop_loss,
+                           take_profit=take_profit, trailing_stop=trailing_stop, periods_per_year=periods_per_year)[0]
 
 
 def evaluate_grid(strategy_cls: type[Strategy], grid: Iterable[Mapping[str, float]], open_: np.ndarray,
                   close: np.ndarray, *, fee: float, spread: float, holder_holds_quote: bool,
-                  start_value: float = 1.0) -> list[tuple[dict[str, int | float], Metrics]]:
+                  start_value: float = 1.0, high: np.ndarray | None = None, low: np.ndarray | None = None,
+                  stop_loss: float | None = None, take_profit: float | None = None,
+                  trailing_stop: float | None = None,
+                  periods_per_year: float = 1.0) -> list[tuple[dict[str, int | float], Metrics]]:
     """Simulate every parameter set; best total return first, ties to the smaller drawdown, then fewer trades,
     then grid order (the sort is stable), so the same grid always ranks the same way."""
     results = []
     for params in grid:
         strategy = strategy_cls(**params)
         metrics = simulate(open_, close, strategy.targets(close), fee=fee, spread=spread,
-                           holder_holds_quote=holder_holds_quote, start_value=start_value, warmup=strategy.warmup)
+                           holder_holds_quote=holder_holds_quote, start_value=start_value, warmup=strategy.warmup,
+                           high=high, low=low, stop_loss=stop_loss, take_profit=take_profit,
+                           trailing_stop=trailing_stop, periods_per_year=periods_per_year)
         results.append((strategy.params, metrics))
     return sorted(results, key=lambda result: (-result[1].total_return, result[1].max_drawdown, result[1].trades))
