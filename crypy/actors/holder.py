@@ -19,7 +19,7 @@ from decimal import ROUND_DOWN, Decimal
 import msgspec
 import trio
 
-from crypy.protocols import BalanceSnapshot, Decision, MarketInfo, Position, Proposal, RiskEvent, TradingState
+from crypy.protocols import BalanceSnapshot, Decision, Fill, MarketInfo, Position, Proposal, RiskEvent, TradingState
 from crypy.repl import CommandRegistry
 
 from . import approval as approvals
@@ -28,10 +28,9 @@ from .bus import Subscription, Topic
 from .holder_commands import HOLDER_COMMANDS
 from .ledger import CapitalLedger
 from .runtime import Runtime
+from .sub_ledger import ASSET_DECIMALS, SubLedger
 from .template import Templates
 from .trader import Trader
-
-ASSET_DECIMALS = 8
 
 
 @dataclass
@@ -61,6 +60,8 @@ class Holder(Actor):
         self.criteria = msgspec.structs.replace(templates.holder.criteria)
         """This holder's own copy, so ``set criterion`` on one holder does not change its siblings."""
         self._key = key
+        self.sub_ledger = SubLedger(asset, capital)
+        """The capital arithmetic: what each trader may spend, so no two are promised the same money."""
         self.allocations: dict[str, Allocation] = {}
         self.proposals: deque[tuple[Proposal, Decision]] = deque(maxlen=100)
         self.pending: dict[str, Proposal] = {}
@@ -83,7 +84,7 @@ class Holder(Actor):
 
     @property
     def allocated(self) -> Decimal:
-        return sum((a.amount for a in self.allocations.values()), Decimal(0))
+        return self.sub_ledger.allocated
 
     def trader_name(self, market: MarketInfo) -> str:
         return f"{market.pair}@{self.asset}"
@@ -114,7 +115,7 @@ class Holder(Actor):
         if name in self.children:
             raise ValueError(f"{name} is already running")
         self.retired_pairs.discard(pair)
-        self.allocations.pop(name, None)
+        self._release(name)
         await self._spawn(market)
         return name
 
@@ -130,12 +131,16 @@ class Holder(Actor):
         await self.children.stop(name, self.grace)
         allocation = self.allocations.get(name)
         if allocation is not None and not allocation.in_position:
-            del self.allocations[name]
+            self._release(name)
         return name
+
+    def _release(self, name: str) -> None:
+        self.allocations.pop(name, None)
+        self.sub_ledger.release(name)
 
     async def setup(self, nursery: trio.Nursery) -> None:
         bus = self.runtime.bus
-        nursery.start_soon(self._judge, bus.subscribe(Topic.PROPOSALS, Topic.POSITIONS))
+        nursery.start_soon(self._judge, bus.subscribe(Topic.PROPOSALS, Topic.POSITIONS, Topic.FILLS))
         nursery.start_soon(self._follow_balances, bus.subscribe(Topic.BALANCES))
         nursery.start_soon(self._follow_risk, bus.subscribe(Topic.RISK))
         for market in self.markets:
@@ -166,7 +171,7 @@ class Holder(Actor):
             for market in self.markets:
                 name = self.trader_name(market)
                 if name not in self.children and market.pair not in self.retired_pairs:
-                    self.allocations.pop(name, None)
+                    self._release(name)
                     self.log.info("creating a fresh trader", trader=name)
                     await self._spawn(market)
 
@@ -182,7 +187,9 @@ class Holder(Actor):
         with sub:
             async for snapshot in sub:
                 if isinstance(snapshot, BalanceSnapshot) and self.asset in snapshot.balances:
-                    self.available = snapshot.balances[self.asset].available
+                    balance = snapshot.balances[self.asset]
+                    self.available = balance.available
+                    self.sub_ledger.on_balance(balance.total)
 
     async def _judge(self, sub: Subscription) -> None:
         with sub:
@@ -191,6 +198,8 @@ class Holder(Actor):
                     await self._decide(event)
                 elif isinstance(event, Position) and event.trader in self.allocations:
                     await self._on_position(event)
+                elif isinstance(event, Fill):
+                    self.sub_ledger.on_fill(event)
 
     def refusal_reason(self, proposal: Proposal) -> str | None:
         """Why ``proposal`` fails this holder's criteria, or None when it meets them all.
@@ -210,13 +219,8 @@ class Holder(Actor):
         return None
 
     def next_allocation(self) -> Decimal:
-        """A share of the capital not yet allocated, never more than the account has available.
-
-        ``capital`` is what the holder was given at creation: the account's balance of the asset also moves
-        with other holders' trades (a USD trader buying XBT), which is not this holder's capital.
-        """
-        free = max(min(self.capital - self.allocated, self.available), Decimal(0))
-        share = free * Decimal(str(self.template.allocation.fraction))
+        """A share of the capital no trader has been promised (see ``SubLedger``)."""
+        share = self.sub_ledger.unallocated * Decimal(str(self.template.allocation.fraction))
         return share.quantize(Decimal(1).scaleb(-ASSET_DECIMALS), rounding=ROUND_DOWN)
 
     async def _decide(self, proposal: Proposal) -> None:
@@ -252,7 +256,8 @@ class Holder(Actor):
     async def _accept(self, proposal: Proposal, reason: str) -> Decision:
         now = self.runtime.now_ms()
         renewed = self.allocations.get(proposal.trader)
-        amount = renewed.amount if renewed else self.next_allocation()
+        amount = renewed.amount if renewed else self.sub_ledger.allocate(
+            proposal.trader, self.next_allocation(), self._new_ledger(proposal.pair))
         expires = now + int(self.template.allocation.approval_hours * 3_600_000)
         approval = approvals.sign(self._key, id=f"{self.name}-A{next(self._approval_ids)}", holder=self.name,
                                   trader=proposal.trader, pair=proposal.pair, asset=self.asset, amount=amount,
@@ -265,6 +270,11 @@ class Holder(Actor):
         self.log.info("proposal accepted", trader=proposal.trader, allocation=str(amount),
                       total_return=round(proposal.metrics.get("total_return", 0.0), 4))
         return await self._publish(proposal, decision)
+
+    def _new_ledger(self, pair: str) -> CapitalLedger:
+        market = self.market(pair)
+        other = market.base if self.asset == market.quote else market.quote
+        return CapitalLedger(asset=self.asset, other=other, base=market.base)
 
     async def _refuse(self, proposal: Proposal, reason: str) -> Decision:
         decision = Decision(ts=self.runtime.now_ms(), proposal_id=proposal.id, holder=self.name,

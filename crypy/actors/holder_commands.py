@@ -37,14 +37,18 @@ async def status(session: Session) -> Pairs:
     ])
 
 
-@actor_command(HOLDER_COMMANDS, "capital", help="This holder's capital: given, allocated, free, and the next share")
+@actor_command(HOLDER_COMMANDS, "capital",
+               help="This holder's capital: given, in positions, free, allocated, and the next share")
 async def capital(session: Session) -> Pairs:
     holder = _holder(session)
     return Pairs([
         ("asset", holder.asset),
         ("capital", holder.capital),
+        ("committed", holder.sub_ledger.committed),
+        ("realized", holder.sub_ledger.realized),
+        ("free", holder.sub_ledger.free),
         ("allocated", holder.allocated),
-        ("unallocated", holder.capital - holder.allocated),
+        ("unallocated", holder.sub_ledger.unallocated),
         ("available in account", holder.available),
         ("fraction per allocation", holder.template.allocation.fraction),
         ("next allocation", holder.next_allocation()),

@@ -18,6 +18,7 @@ import numpy as np
 import trio
 
 from crypy.plugins import evaluate_grid, load_strategy, strategy_class
+from crypy.plugins.metrics import periods_per_year
 from crypy.plugins.strategy import LiveStrategy
 from crypy.protocols import (
     Approval,
@@ -169,6 +170,10 @@ class Trader(Actor):
     def evaluate(self, history: CandleBatch) -> tuple[str, dict[str, int | float], dict[str, float]] | None:
         """The best (strategy, params, metrics) over the history, by simulated total return."""
         open_, close = np.asarray(history.open), np.asarray(history.close)
+        exits = {}  # the exits live trading will set (long positions only), so the evaluation counts them too
+        if self.ledger.holder_holds_quote and (self.template.exits.stop_loss or self.template.exits.take_profit):
+            exits = {"high": np.asarray(history.high), "low": np.asarray(history.low),
+                     "stop_loss": self.template.exits.stop_loss, "take_profit": self.template.exits.take_profit}
         best: tuple[str, dict[str, int | float], dict[str, float]] | None = None
         for choice in self.template.strategies:
             cls = strategy_class(choice.name)
@@ -176,7 +181,8 @@ class Trader(Actor):
                 continue
             ranked = evaluate_grid(cls, choice.grid, open_, close, fee=float(self.market.taker_fee),
                                    spread=self.template.evaluation.spread,
-                                   holder_holds_quote=self.ledger.holder_holds_quote)
+                                   holder_holds_quote=self.ledger.holder_holds_quote, **exits,
+                                   periods_per_year=periods_per_year(self.timeframe))
             params, metrics = ranked[0]
             if best is None or metrics.total_return > best[2]["total_return"]:
                 best = (choice.name, params, metrics.as_dict())
