@@ -192,3 +192,21 @@ class SubLedgerMachine(RuleBasedStateMachine):
 
 TestSubLedgerMachine = SubLedgerMachine.TestCase
 TestSubLedgerMachine.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
+
+
+def test_a_position_from_before_a_restart_is_adopted_without_changing_what_is_free() -> None:
+    held = CapitalLedger(asset="USD", other="XBT", base="XBT", committed=Decimal("401"), acquired=Decimal("0.02"),
+                         realized=Decimal("-7"))
+    books = SubLedger("USD", Decimal("599"))  # the balance the restarted desk found free
+    books.adopt("XBT/USD@USD", held)
+    assert (books.committed, books.own, books.realized) == (Decimal("401"), Decimal("599"), Decimal(0))
+    books.on_balance(Decimal("599"))
+    assert books.unallocated == Decimal("599")
+    books.on_fill(Fill(ts=1, id="T9", order_id="O9", client_id="c9", pair="XBT/USD", side=Side.SELL,
+                       price=Decimal("21000"), amount=Decimal("0.02"), fee=Decimal("1"), fee_asset="USD",
+                       liquidity="taker", trader="XBT/USD@USD"))
+    assert (books.committed, books.realized, books.own) == (Decimal(0), Decimal("18"), Decimal("1018"))
+    assert not books.grants, "a position given back and never funded again leaves no grant behind"
+    books.on_balance(Decimal("1018"))
+    assert books.unallocated == Decimal("1018")
+    books.check()

@@ -71,6 +71,10 @@ class Holder(Actor):
         self.ledger_of = ledger_of
         """The desk's ledger of a trader name: a new trader takes over what an earlier one of its name still holds
         (stopped by a kill or a crash, or before a restart)."""
+        for market in markets:
+            known = ledger_of(self.trader_name(market))
+            if known is not None and known.asset == asset and (known.committed > 0 or known.acquired > 0):
+                self.sub_ledger.adopt(self.trader_name(market), known)
         self.trading = TradingState.ACTIVE
         """The desk's trading state: no fresh traders while it is not ACTIVE."""
         self._active_again = trio.Event()

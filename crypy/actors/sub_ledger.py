@@ -112,6 +112,14 @@ class SubLedger:
         grant.amount += granted
         return granted
 
+    def adopt(self, trader: str, ledger: CapitalLedger) -> None:
+        """A position taken before this holder existed (the desk restarted): ``capital`` (the free balance) grows by
+        its cost, so the books stay as they were, and its exit brings the capital back as any other."""
+        held = CapitalLedger(asset=ledger.asset, other=ledger.other, base=ledger.base, committed=ledger.committed,
+                             acquired=ledger.acquired)
+        self.capital += held.committed
+        self.grants[trader] = Grant(ZERO, held)  # nothing more to spend until the holder funds it again
+
     def release(self, trader: str) -> None:
         """Take back what ``trader`` has not spent; what it has in position stays booked until its exit."""
         grant = self.grants.get(trader)
