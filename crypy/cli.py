@@ -13,6 +13,7 @@ from crypy.actors.failures import single_cause
 from crypy.actors.registry import format_actors, live_actors
 from crypy.actors.supervisor import ActorStartError
 from crypy.actors.template import TemplateError
+from crypy.actors.template_commands import add_template_parser, run_template
 from crypy.exchanges import ExchangeError
 from crypy.logs import configure_logging
 from crypy.store.export import EXPORT_TABLES, FORMATS, export_journal
@@ -130,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     for command in (data_import, data_list):
         command.add_argument("--store", type=Path, default=None, metavar="PATH",
                              help="candle store (default $CRYPY_DATA_DIR/candles.db, else ~/.local/share/crypy)")
+    add_template_parser(commands)
     return parser
 
 
@@ -226,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, json=args.json_logs)
     handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "attach": _attach, "ps": _ps,
-                "strategies": _strategies, "journal": _journal_export, "data": _data}
+                "strategies": _strategies, "journal": _journal_export, "data": _data,
+                "template": run_template}
     try:
         try:
             return handlers[args.command](args)
