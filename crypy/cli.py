@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -175,11 +176,25 @@ def _attach(args: argparse.Namespace) -> int:
 
 
 def _strategies(args: argparse.Namespace) -> int:
-    from crypy.plugins.listing import strategy_listing
+    """Every strategy with its parameters (default [range]) and origin, then the broken plugins (exit 1)."""
+    from crypy.plugins.registry import REGISTRY, strategy_params
+    from crypy.repl.tables import format_table
 
-    listing, broken = strategy_listing(args.plugin_dir)
-    print(listing)
-    return 1 if broken else 0
+    for folder in args.plugin_dir:
+        REGISTRY.load_folder(folder)
+    rows = []
+    for name in REGISTRY.names():
+        cls = REGISTRY.classes[name]
+        ranges = getattr(cls, "param_ranges", {})
+        params = ", ".join(f"{param}={'?' if default is inspect.Parameter.empty else default}"
+                           + (f" [{ranges[param][0]}..{ranges[param][1]}]" if param in ranges else "")
+                           for param, default in strategy_params(cls).items())
+        rows.append((name, params or "-", REGISTRY.sources[name]))
+    print(format_table(["strategy", "parameters (default [range])", "from"], rows))
+    if REGISTRY.errors:
+        print("\n" + format_table(["broken plugin", "from", "error"],
+                                  [(e.name, e.source, e.error) for e in REGISTRY.errors]))
+    return 1 if REGISTRY.errors else 0
 
 
 def _ps(args: argparse.Namespace) -> int:
