@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="actor name as listed by `crypy ps`, or HOST:PORT; default: the desk")
 
     commands.add_parser("ps", help="list the actors of running crypy processes")
+    commands.add_parser("indicators", help="list the indicators with their parameters and outputs")
     strategies = commands.add_parser("strategies", help="list the installed strategies and their parameters")
     strategies.add_argument("--plugin-dir", type=Path, action="append", default=[], metavar="DIR",
                             help="also load the strategies of this plugin folder (repeatable)")
@@ -197,6 +198,16 @@ def _strategies(args: argparse.Namespace) -> int:
     return 1 if REGISTRY.errors else 0
 
 
+def _indicators(args: argparse.Namespace) -> int:
+    from crypy.plugins.indicators import INDICATORS
+    from crypy.repl.tables import format_table
+
+    rows = [(name, ", ".join(f"{p}={cls.defaults[p]} [{low}..{high}]" for p, (low, high) in cls.param_ranges.items()),
+             ", ".join(cls.outputs)) for name, cls in sorted(INDICATORS.items())]
+    print(format_table(["indicator", "parameters (default [range])", "outputs"], rows))
+    return 0
+
+
 def _ps(args: argparse.Namespace) -> int:
     found = live_actors()
     if not found:
@@ -243,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, json=args.json_logs)
     handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "attach": _attach, "ps": _ps,
-                "strategies": _strategies, "journal": _journal_export, "data": _data,
+                "strategies": _strategies, "indicators": _indicators, "journal": _journal_export, "data": _data,
                 "template": run_template}
     try:
         try:

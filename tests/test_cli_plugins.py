@@ -9,6 +9,15 @@ from .processes import CRYPY
 from .test_plugins_registry import THIRD_PARTY
 
 
+def test_indicators_lists_every_indicator_with_its_parameters_and_outputs() -> None:
+    result = subprocess.run([*CRYPY, "indicators"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert set(lines) == {"atr", "bollinger", "donchian", "ema", "linreg_slope", "macd", "range", "rsi", "sma", "vwap",
+                          "volatility", "wma"}
+    assert "fast=12 [" in lines["macd"] and lines["macd"].endswith("macd, signal, hist")
+
+
 def test_strategies_lists_installed_and_folder_plugins_and_reports_a_broken_one(tmp_path: Path) -> None:
     result = subprocess.run([*CRYPY, "strategies"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
