@@ -106,11 +106,13 @@ def test_the_holders_memory_file_is_its_override_when_it_has_one(tmp_path: Path)
 
 def test_without_a_template_dir_memory_goes_to_the_user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRYPY_DATA_DIR", str(tmp_path))
+    shipped = (default_template_dir() / "holder.toml").read_bytes()
     path = holder_memory_file(None, "USD")
     assert path == tmp_path / "templates" / "holder.toml"
     _record(path, "XBT/USD", -0.1)
     assert len(load_templates().holder.memory.outcomes) == 1  # the next run without --template-dir learns it
-    assert "memory" not in (default_template_dir() / "holder.toml").read_text()
+    assert (default_template_dir() / "holder.toml").read_bytes() == shipped, "the shipped template is never written"
+    assert "[[memory.outcomes]]" in path.read_text()
 
 
 def _outcome(pair: str, result: float, strategy: str = "sma") -> Outcome:
