@@ -65,6 +65,9 @@ async def test_a_closing_shutdown_gives_every_position_back_before_it_stops(tmp_
         desk = system.desk
         await _until(lambda: any(ledger.acquired > 0 and ledger.holder_holds_quote
                                  for ledger in desk.gate.ledgers.values()))
+        for trader in desk.traders():  # positions stay as they are now: only the shutdown gives them back
+            await trader.set_paused(True)
+        await _until(lambda: not desk.open_orders)
         holding = {name for name, ledger in desk.gate.ledgers.items() if ledger.acquired > 0}
     assert all(ledger.acquired == 0 for ledger in desk.gate.ledgers.values() if ledger.holder_holds_quote)
     with JournalReader(tmp_path / "journal.db") as journal:
