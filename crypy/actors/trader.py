@@ -77,7 +77,9 @@ class Trader(Actor):
         self.signals: deque[Signal] = deque(maxlen=200)
         self.open_orders: dict[str, Order] = {}
         self.refusals: deque[OrderRefused] = deque(maxlen=50)
-        self._refused_target: int | None = None
+        self._sat_out_target: int | None = None
+        """A target the trader stops acting on (its order was refused, or an exit closed the position) until the
+        strategy's target changes: otherwise it would ask again, or re-enter, on every candle."""
         self._seq = itertools.count(1)
         self._decided = trio.Event()
         self._decision: Decision | None = None
@@ -126,7 +128,7 @@ class Trader(Actor):
                 elif isinstance(event, OrderRefused) and event.client_id in self.open_orders:
                     self.refusals.append(event)
                     self.open_orders.pop(event.client_id, None)
-                    self._refused_target = self.target
+                    self._sat_out_target = self.target
                     self.log.warning("order refused", client_id=event.client_id, reason=event.reason)
 
     async def _trade(self, sub: Subscription) -> None:
@@ -234,7 +236,7 @@ class Trader(Actor):
         """Pausing keeps following the strategy (signals) but sends no automatic order until resumed."""
         self.paused = paused
         if not paused:
-            self._refused_target = None
+            self._sat_out_target = None
             await self._rebalance()
 
     def close_order(self) -> tuple[Side, Decimal]:
@@ -269,10 +271,10 @@ class Trader(Actor):
         """
         if self.paused or self.open_orders or self.target is None or self.last_candle is None:
             return
-        if self._refused_target is not None:
-            if self.target == self._refused_target:
+        if self._sat_out_target is not None:
+            if self.target == self._sat_out_target:
                 return
-            self._refused_target = None
+            self._sat_out_target = None
         wants_out = self._wants_out_of_holder_asset()
         if wants_out and not self.in_position:
             amount = self._entry_amount()
@@ -368,7 +370,7 @@ class Trader(Actor):
     async def _on_fill(self, fill: Fill) -> None:
         pnl = self.ledger.apply(fill)
         if fill.client_id not in self.open_orders and not self.in_position:
-            self._refused_target = self.target  # stopped out (or taken profit): wait for the next signal
+            self._sat_out_target = self.target  # stopped out (or taken profit): wait for the next signal
         self.log.info("position", holds=f"{self.ledger.acquired} {self.ledger.other}",
                       realized=f"{pnl:.8f} {self.ledger.asset}", total_realized=f"{self.ledger.realized:.8f}")
         await self.runtime.bus.publish(Topic.POSITIONS, self.position())
