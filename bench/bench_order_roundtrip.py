@@ -49,7 +49,7 @@ import trio
 
 from crypy.actors.approval import sign
 from crypy.actors.bus import Subscription, Topic
-from crypy.actors.template import default_template_dir, load_templates
+from crypy.actors.template_files import default_template_dir, load_templates
 from crypy.logs import configure_logging
 from crypy.modes.sim import SimOptions, open_sim_system
 from crypy.modes.system import RunningSystem

@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from crypy.actors.template import (
-    TemplateError,
-    default_template_dir,
-    load_templates,
-    user_template_dir,
-    writable_template_dir,
-)
+from crypy.actors.template import TemplateError
+from crypy.actors.template_files import default_template_dir, load_templates, user_template_dir, writable_template_dir
 
 
 def test_the_shipped_templates_load() -> None:

@@ -16,9 +16,8 @@ from crypy.actors.template import (
     StrategyChoice,
     TemplateError,
     TraderTemplate,
-    default_template_dir,
-    load_templates,
 )
+from crypy.actors.template_files import default_template_dir, load_templates
 from crypy.actors.template_memory import (
     avoided_strategies,
     bad_assets,

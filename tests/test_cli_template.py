@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from crypy.actors.template import default_template_dir, load_templates
+from crypy.actors.template_files import default_template_dir, load_templates
 from crypy.actors.template_memory import record_outcome
 
 from .processes import CRYPY

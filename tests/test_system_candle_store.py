@@ -6,7 +6,7 @@ from pathlib import Path
 
 import trio
 
-from crypy.actors.template import load_templates
+from crypy.actors.template_files import load_templates
 from crypy.exchanges.simulated import SimulatedExchange
 from crypy.modes.system import open_system
 from crypy.simulator import SimConfig, SimExchange

@@ -11,14 +11,8 @@ from typing import Any
 import msgspec
 import tomlkit
 
-from .template import (
-    TEMPLATE_FILES,
-    TemplateError,
-    default_template_dir,
-    load_templates,
-    override_name,
-    user_template_dir,
-)
+from .template import TemplateError
+from .template_files import TEMPLATE_FILES, default_template_dir, load_templates, override_name, user_template_dir
 from .template_memory import clear_memory
 
 KINDS = ("desk", "holder", "trader")

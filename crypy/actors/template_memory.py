@@ -21,16 +21,8 @@ import msgspec
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from .template import (
-    DeskMemory,
-    HolderMemory,
-    HolderTemplate,
-    TemplateError,
-    TraderTemplate,
-    default_template_dir,
-    override_name,
-    writable_template_dir,
-)
+from .template import DeskMemory, HolderMemory, HolderTemplate, TemplateError, TraderTemplate
+from .template_files import default_template_dir, override_name, writable_template_dir
 
 _writing = threading.Lock()
 """Holders share holder.toml: one read-modify-write at a time within the process."""

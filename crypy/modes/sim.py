@@ -21,7 +21,7 @@ from typing import TextIO
 import trio
 
 from crypy.actors.registry import format_actors
-from crypy.actors.template import load_templates
+from crypy.actors.template_files import load_templates
 from crypy.exchanges import Exchange
 from crypy.exchanges.ccxt_kraken import KrakenCcxtExchange
 from crypy.exchanges.simulated import SimulatedExchange
