@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from crypy.plugins import SmaCrossover, evaluate_grid, sma
+from crypy.plugins import Candles, SmaCrossover, evaluate_grid, sma
 from crypy.plugins.evaluation import simulate, simulate_trades
-from crypy.plugins.sma_crossover import _ROUNDING_NOISE
+from crypy.plugins.strategies.sma_crossover import _ROUNDING_NOISE
 
 MARKET = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "market"
 FILES = ("binance_BTCUSDT_1m.csv.gz", "binance_ETHUSDT_1m.csv.gz")
@@ -59,22 +59,30 @@ def real_derived_candles(count: int) -> np.ndarray:
     return np.concatenate(parts)[:count]
 
 
+def candles_of(ohlc: np.ndarray) -> Candles:
+    """The rows as crypy's candle columns (one-minute times; the volume is not used by the SMA crossover)."""
+    count = ohlc.shape[0]
+    return Candles.from_columns(np.arange(count, dtype=np.int64) * 60_000, ohlc[:, 0], ohlc[:, 1], ohlc[:, 2],
+                                ohlc[:, 3], np.ones(count))
+
+
 def crypy_single(ohlc: np.ndarray, fast: int, slow: int, repeats: int) -> tuple[float, int]:
     """Best seconds of ``repeats`` for targets + simulate + metrics, and the trade count."""
-    open_, close = ohlc[:, 0], ohlc[:, 3]
+    candles = candles_of(ohlc)
     best, trades = float("inf"), 0
     for _ in range(repeats):
         start = time.perf_counter()
         strategy = SmaCrossover(fast, slow)
-        metrics = simulate(open_, close, strategy.targets(close), fee=FEE, spread=0.0, holder_holds_quote=True,
-                           warmup=strategy.warmup)
+        metrics = simulate(candles.open, candles.close, strategy.targets(candles), fee=FEE, spread=0.0,
+                           holder_holds_quote=True, warmup=strategy.warmup)
         best, trades = min(best, time.perf_counter() - start), metrics.trades
     return best, trades
 
 
 def crypy_grid(ohlc: np.ndarray) -> float:
+    candles = candles_of(ohlc)
     start = time.perf_counter()
-    evaluate_grid(SmaCrossover, GRID, ohlc[:, 0], ohlc[:, 3], fee=FEE, spread=0.0, holder_holds_quote=True)
+    evaluate_grid(SmaCrossover, GRID, candles, fee=FEE, spread=0.0, holder_holds_quote=True)
     return time.perf_counter() - start
 
 
@@ -116,8 +124,8 @@ def agreement(ohlc: np.ndarray, fast: int, slow: int, theirs) -> dict[str, objec
     """Trade-by-trade comparison of crypy's simulation with backtesting.py's trades on the same candles."""
     open_, close = ohlc[:, 0], ohlc[:, 3]
     strategy = SmaCrossover(fast, slow)
-    _, ours = simulate_trades(open_, close, strategy.targets(close), fee=FEE, spread=0.0, holder_holds_quote=True,
-                              warmup=strategy.warmup)
+    _, ours = simulate_trades(open_, close, strategy.targets(candles_of(ohlc)), fee=FEE, spread=0.0,
+                              holder_holds_quote=True, warmup=strategy.warmup)
     their_exit = theirs["ExitPrice"].to_numpy(dtype=np.float64)
     result: dict[str, object] = {"crypy_trades": len(ours), "backtesting_trades": len(theirs)}
     if len(ours) != len(theirs):

@@ -7,6 +7,7 @@ import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -18,6 +19,9 @@ from crypy.actors.template_commands import add_template_parser, run_template
 from crypy.exchanges import ExchangeError
 from crypy.logs import configure_logging
 from crypy.store.export import EXPORT_TABLES, FORMATS, export_journal
+
+if TYPE_CHECKING:
+    from crypy.plugins.registry import PluginError
 
 
 def _positive(text: str) -> float:
@@ -104,10 +108,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="actor name as listed by `crypy ps`, or HOST:PORT; default: the desk")
 
     commands.add_parser("ps", help="list the actors of running crypy processes")
-    commands.add_parser("indicators", help="list the indicators with their parameters and outputs")
+    indicators = commands.add_parser("indicators", help="list the installed indicators, their parameters and outputs")
     strategies = commands.add_parser("strategies", help="list the installed strategies and their parameters")
-    strategies.add_argument("--plugin-dir", type=Path, action="append", default=[], metavar="DIR",
-                            help="also load the strategies of this plugin folder (repeatable)")
+    for listing, kinds in ((indicators, "indicators"), (strategies, "strategies")):
+        listing.add_argument("--plugin-dir", type=Path, action="append", default=[], metavar="DIR",
+                             help=f"also load the {kinds} of this plugin folder (repeatable)")
 
     journal = commands.add_parser("journal", help="tools for a journal file")
     journal_commands = journal.add_subparsers(dest="journal_command", required=True, metavar="COMMAND")
@@ -192,20 +197,32 @@ def _strategies(args: argparse.Namespace) -> int:
                            for param, default in strategy_params(cls).items())
         rows.append((name, params or "-", REGISTRY.sources[name]))
     print(format_table(["strategy", "parameters (default [range])", "from"], rows))
-    if REGISTRY.errors:
-        print("\n" + format_table(["broken plugin", "from", "error"],
-                                  [(e.name, e.source, e.error) for e in REGISTRY.errors]))
-    return 1 if REGISTRY.errors else 0
+    return _report_broken(REGISTRY.errors)
 
 
 def _indicators(args: argparse.Namespace) -> int:
-    from crypy.plugins.indicators import INDICATORS
+    """Every indicator with its parameters (default [range]), outputs and origin, then the broken plugins (exit 1)."""
+    from crypy.plugins.registry import INDICATOR_REGISTRY
     from crypy.repl.tables import format_table
 
-    rows = [(name, ", ".join(f"{p}={cls.defaults[p]} [{low}..{high}]" for p, (low, high) in cls.param_ranges.items()),
-             ", ".join(cls.outputs)) for name, cls in sorted(INDICATORS.items())]
-    print(format_table(["indicator", "parameters (default [range])", "outputs"], rows))
-    return 0
+    for folder in args.plugin_dir:
+        INDICATOR_REGISTRY.load_folder(folder)
+    rows = []
+    for name in INDICATOR_REGISTRY.names():
+        cls = INDICATOR_REGISTRY.classes[name]
+        params = ", ".join(f"{p}={cls.defaults[p]} [{low}..{high}]" for p, (low, high) in cls.param_ranges.items())
+        rows.append((name, params or "-", ", ".join(cls.outputs), INDICATOR_REGISTRY.sources[name]))
+    print(format_table(["indicator", "parameters (default [range])", "outputs", "from"], rows))
+    return _report_broken(INDICATOR_REGISTRY.errors)
+
+
+def _report_broken(errors: Sequence[PluginError]) -> int:
+    """The plugins a listing skipped, by name, origin and error; exit status 1 when there are any."""
+    from crypy.repl.tables import format_table
+
+    if errors:
+        print("\n" + format_table(["broken plugin", "from", "error"], [(e.name, e.source, e.error) for e in errors]))
+    return 1 if errors else 0
 
 
 def _ps(args: argparse.Namespace) -> int:

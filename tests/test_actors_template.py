@@ -87,8 +87,8 @@ def test_a_bad_value_is_reported_with_its_line(tmp_path: Path) -> None:
         ("desk.toml", "[limits.max_exposure]\nXBT = '-1'\n", 1),
         ("holder.toml", "[memory]\n[[memory.outcomes]]\ntrader = 't'\npair = 'XBT/USD'\nstrategy = 's'\n"
                         "result = 'bad'\n", 6),
-        ("trader.toml", "[[strategies]]\nname = 'a'\ngrid = []\n\n[[strategies]]\nname = 'b'\ngrid = 3\n", 7),
-        ("trader.toml", "[[strategies]]\nname = 'a'\ngrid = []\n[[strategies]]\ngrid = []\n", 4),  # missing name
+        ("trader.toml", "[[strategies]]\nname = 'a'\ngrid = [{}]\n\n[[strategies]]\nname = 'b'\ngrid = 3\n", 7),
+        ("trader.toml", "[[strategies]]\nname = 'a'\ngrid = [{}]\n[[strategies]]\ngrid = [{}]\n", 4),  # missing name
         ("trader.toml", "[evaluation]\nhistory = 720\n", 1),  # missing at the top: the first line
     ],
 )
@@ -103,13 +103,13 @@ def test_overrides_merge_key_by_key_over_the_base_template(tmp_path: Path) -> No
     (tmp_path / "holder.toml").write_text("[criteria]\nmin_return = 0.01\nmin_trades = 3\n")
     (tmp_path / "holder.USD.toml").write_text("[criteria]\nmin_return = 0.05\n\n[allocation]\nfraction = 0.2\n")
     (tmp_path / "trader.XBT-USD.toml").write_text("[evaluation]\nspread = 0.001\n\n"
-                                                  "[[strategies]]\nname = 'rsi'\ngrid = [{ period = 14 }]\n")
+                                                  "[[strategies]]\nname = 'rsi_reversion'\ngrid = [{ window = 14 }]\n")
     templates = load_templates(tmp_path)
     usd = templates.holder_for("USD")
     assert (usd.criteria.min_return, usd.criteria.min_trades, usd.allocation.fraction) == (0.05, 3, 0.2)
     assert templates.holder_for("XBT") == templates.holder
     xbt_usd = templates.trader_for("XBT/USD")
-    assert [s.name for s in xbt_usd.strategies] == ["rsi"]  # arrays replace, they do not merge
+    assert [s.name for s in xbt_usd.strategies] == ["rsi_reversion"]  # arrays replace, they do not merge
     assert xbt_usd.evaluation.spread == 0.001 and xbt_usd.evaluation.history == 720  # from the shipped trader
     assert templates.trader_for("ETH/USD") == templates.trader
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from decimal import Decimal
 
-import numpy as np
 import trio
 
 from crypy.actors.approval import new_key, sign
@@ -14,13 +13,13 @@ from crypy.actors.runtime import Runtime
 from crypy.actors.supervisor import Supervisor
 from crypy.actors.template import Evaluation, StrategyChoice, TraderTemplate
 from crypy.actors.trader import Trader
-from crypy.plugins import SmaCrossover
+from crypy.plugins import Candles, SmaCrossover
 from crypy.protocols import CandleBatch, Decision, HistoryRequest, OrderRefused, OrderRequest, Proposal, Side
 from crypy.simulator import DEFAULT_MARKETS, bundled_candle_files, load_candles
 
 CANDLES = load_candles(next(p for p in bundled_candle_files() if "BTCUSD" in p.name))[:400]
 TEMPLATE = TraderTemplate(strategies=[StrategyChoice(name="sma_crossover", grid=[{"fast": 2, "slow": 5}])],
-                          evaluation=Evaluation(history=60, spread=0.0005))
+                          evaluation=Evaluation(history=60, spread=0.0005, reevaluate_hours=0))
 
 
 async def _next(sub, kind: type):  # type: ignore[no-untyped-def]
@@ -34,7 +33,7 @@ async def _next(sub, kind: type):  # type: ignore[no-untyped-def]
 async def test_after_a_refusal_the_trader_waits_for_its_target_to_change() -> None:
     runtime = Runtime()
     bus = runtime.bus
-    targets = SmaCrossover(2, 5).targets(np.array([c.close for c in CANDLES]))
+    targets = SmaCrossover(2, 5).targets(Candles.from_batch(CandleBatch.from_candles("XBT/USD", "15m", CANDLES, ts=0)))
     start = next(i for i in range(59, len(CANDLES)) if targets[i] == 0)  # the trader starts flat
     history, fed = CANDLES[:start + 1], range(start + 1, start + 201)
     with bus.subscribe(Topic.HISTORY_REQUESTS, Topic.PROPOSALS, Topic.ORDER_REQUESTS) as seen:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
 
-from crypy.plugins import Metrics, SmaCrossover, Strategy, evaluate_grid, simulate
+from crypy.plugins import Candles, Metrics, SmaCrossover, Strategy, evaluate_grid, simulate
 from crypy.plugins.evaluation import simulate_trades
+from crypy.plugins.indicators import Indicator
 from crypy.plugins.metrics import periods_per_year
 
 BTC_15M = Path(__file__).resolve().parents[1] / "crypy" / "data" / "kraken_BTCUSD_15m.csv.gz"
@@ -86,26 +88,30 @@ class Scripted(Strategy):
         5: [0, 0, 0, 0, 0, 0, 0, 0, 1],  # decides on the last candle only: never filled, same as 2
     }
 
-    def __init__(self, script: int) -> None:
-        self.script = script
+    param_ranges: ClassVar[dict[str, tuple[int, int]]] = {"script": (0, 5)}
+    defaults: ClassVar[dict[str, int]] = {"script": 0}
+    lookback: ClassVar[int] = 1
 
-    @property
-    def params(self) -> dict[str, int | float]:
-        return {"script": self.script}
+    def features(self) -> dict[str, Indicator]:
+        return {}
 
-    @property
-    def warmup(self) -> int:
-        return 1
+    def rule(self, frame: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.array(self.SCRIPTS[int(self.params["script"])], dtype=np.float64)
 
-    def targets(self, close: np.ndarray) -> np.ndarray:
-        return np.array(self.SCRIPTS[self.script], dtype=np.int8)
+
+def candles_of(open_: np.ndarray, close: np.ndarray, high: np.ndarray | None = None,
+               low: np.ndarray | None = None) -> Candles:
+    high = np.maximum(open_, close) if high is None else high
+    low = np.minimum(open_, close) if low is None else low
+    return Candles.from_columns(np.arange(len(close)) * 900_000, open_, high, low, close, np.ones(len(close)))
 
 
 def test_grid_ranks_by_return_then_drawdown_then_trades_then_grid_order() -> None:
     prices = np.array([100.0, 110.0, 110.0, 99.0, 110.0, 110.0, 110.0, 110.0, 110.0])
     opens = np.concatenate(([100.0], prices[:-1]))  # each candle opens at the previous close
     grid = [{"script": s} for s in (0, 4, 5, 1, 2, 3)]
-    ranked = evaluate_grid(Scripted, grid, opens, prices, fee=0.0, spread=0.0, holder_holds_quote=True)
+    ranked = evaluate_grid(Scripted, grid, candles_of(opens, prices), fee=0.0, spread=0.0,
+                           holder_holds_quote=True)
     assert [params["script"] for params, _ in ranked] == [3, 5, 2, 1, 4, 0]
     assert ranked[0][1].total_return == pytest.approx(0.1)
     assert [m.trades for _, m in ranked] == [1, 0, 0, 1, 2, 1]
@@ -121,16 +127,17 @@ def test_a_win_is_judged_against_the_value_before_entry() -> None:
 
 
 def test_grid_on_real_data_is_sorted_and_matches_single_runs() -> None:
-    data = np.loadtxt(BTC_15M, delimiter=",", skiprows=1, usecols=(1, 4), max_rows=2000)
-    open_, close = data[:, 0], data[:, 1]
+    data = np.loadtxt(BTC_15M, delimiter=",", skiprows=1, usecols=(1, 2, 3, 4), max_rows=2000)
+    open_, high, low, close = data.T
+    candles = candles_of(open_, close, high, low)
     grid = [{"fast": f, "slow": s} for f, s in [(5, 20), (10, 30), (10, 50), (20, 100)]]
-    ranked = evaluate_grid(SmaCrossover, grid, open_, close, fee=0.0026, spread=0.0005, holder_holds_quote=True)
+    ranked = evaluate_grid(SmaCrossover, grid, candles, fee=0.0026, spread=0.0005, holder_holds_quote=True)
     returns = [m.total_return for _, m in ranked]
     assert returns == sorted(returns, reverse=True)
     assert len(set(returns)) == len(grid)
     for params, metrics in ranked:
         strategy = SmaCrossover(**params)
-        assert metrics == simulate(open_, close, strategy.targets(close), fee=0.0026, spread=0.0005,
+        assert metrics == simulate(open_, close, strategy.targets(candles), fee=0.0026, spread=0.0005,
                                    holder_holds_quote=True, warmup=strategy.warmup)
 
 
@@ -269,12 +276,88 @@ def test_exits_are_checked() -> None:
 def test_exits_that_never_trigger_change_nothing_on_real_data() -> None:
     data = np.loadtxt(BTC_15M, delimiter=",", skiprows=1, usecols=(1, 2, 3, 4), max_rows=2000)
     open_, high, low, close = data.T
-    strategy = SmaCrossover(10, 30)
-    plain = simulate(open_, close, strategy.targets(close), fee=0.0026, spread=0.0005, holder_holds_quote=True,
+    strategy, candles = SmaCrossover(10, 30), candles_of(open_, close, high, low)
+    plain = simulate(open_, close, strategy.targets(candles), fee=0.0026, spread=0.0005, holder_holds_quote=True,
                      warmup=strategy.warmup)
-    far = simulate(open_, close, strategy.targets(close), fee=0.0026, spread=0.0005, holder_holds_quote=True,
+    far = simulate(open_, close, strategy.targets(candles), fee=0.0026, spread=0.0005, holder_holds_quote=True,
                    warmup=strategy.warmup, high=high, low=low, stop_loss=0.99, take_profit=0.99, trailing_stop=0.99)
     assert far == plain
-    tight = evaluate_grid(SmaCrossover, [{"fast": 10, "slow": 30}], open_, close, fee=0.0026, spread=0.0005,
-                          holder_holds_quote=True, high=high, low=low, trailing_stop=0.002)[0][1]
+    tight = evaluate_grid(SmaCrossover, [{"fast": 10, "slow": 30}], candles, fee=0.0026, spread=0.0005,
+                          holder_holds_quote=True, trailing_stop=0.002)[0][1]
     assert tight.trades == plain.trades and tight.exposure < plain.exposure
+
+
+# --- signal strength: fractional trips ------------------------------------------------------------------------------
+
+
+def exactly(value: float) -> object:
+    return pytest.approx(value, rel=1e-12, abs=1e-12)
+
+
+def test_a_fractional_trip_puts_only_its_strength_at_stake() -> None:
+    m, trades = simulate_trades(OPEN, CLOSE, np.array([0.5, 0.5, 0.0, 0.25, 0.25]), holder_holds_quote=True,
+                                **COSTS)
+    # trip 1, size 0.5: bought at ask 101 on open 1, sold at bid 118.8 on open 3, fee on both sides; half the
+    # equity rides it, the other half stays in quote
+    v1, v2, v3 = 0.99 * 95 / 101, 0.99 * 115 / 101, 0.99 * 118.8 * 0.99 / 101  # full-size value after candles 1-3
+    e1, e2, e3 = 0.5 + 0.5 * v1, 0.5 + 0.5 * v2, 0.5 + 0.5 * v3
+    # trip 2, size 0.25: bought at ask 90.9 on open 4, marked at close 4 (95)
+    e4 = e3 * (0.75 + 0.25 * 0.99 * 95 / 90.9)
+    assert trades.size.tolist() == [0.5, 0.25]
+    assert trades.returns.tolist() == [exactly(e3 - 1), exactly(e4 / e3 - 1)]
+    assert trades.entry_price.tolist() == [exactly(101.0), exactly(90.9)]  # fill prices do not depend on the size
+    assert m.final_equity == exactly(e4) and m.total_return == exactly(e4 - 1)
+    assert m.max_drawdown == exactly(1 - e1)
+    assert m.exposure == exactly((0.5 * 2 + 0.25 * 1) / 5)  # candles 1, 2 at 0.5 and candle 4 at 0.25
+    steps = [0.0, e1 - 1, e2 / e1 - 1, e3 / e2 - 1, e4 / e3 - 1]
+    mean = sum(steps) / 5
+    std = math.sqrt(sum((r - mean) ** 2 for r in steps) / 5)
+    assert m.sharpe == exactly(mean / std)
+
+
+def test_full_strength_floats_give_the_bits_of_integer_targets() -> None:
+    data = np.loadtxt(BTC_15M, delimiter=",", skiprows=1, usecols=(1, 2, 3, 4), max_rows=2000)
+    open_, high, low, close = data.T
+    ints = (close > np.convolve(close, np.ones(20) / 20, "same")).astype(np.int8)
+    for holds_quote in (True, False):
+        for exits in ({}, {"stop_loss": 0.01, "take_profit": 0.02, "trailing_stop": 0.005}):
+            runs = [simulate_trades(open_, close, t, fee=0.0026, spread=0.0005, holder_holds_quote=holds_quote,
+                                    warmup=20, high=high, low=low, **exits) for t in (ints, ints.astype(np.float64))]
+            (m_int, t_int), (m_float, t_float) = runs
+            assert m_int == m_float and len(t_int) > 10
+            for field in ("entry_index", "exit_index", "entry_price", "exit_price", "size", "returns",
+                          "reason_codes"):
+                assert np.array_equal(getattr(t_int, field), getattr(t_float, field))
+            assert t_int.size.dtype == np.float64 and np.all(t_int.size == 1.0)
+
+
+def test_a_trip_keeps_the_size_decided_at_its_entry() -> None:
+    steady = simulate_trades(OPEN, CLOSE, np.array([0.5, 0.5, 0.5, 0.0, 0.0]), holder_holds_quote=True, **COSTS)
+    moving = simulate_trades(OPEN, CLOSE, np.array([0.5, 0.9, 0.1, 0.0, 0.0]), holder_holds_quote=True, **COSTS)
+    assert moving[0] == steady[0]
+    assert moving[1].size.tolist() == [0.5] and moving[1].returns.tolist() == steady[1].returns.tolist()
+
+
+def test_a_base_holder_acts_on_direction_only() -> None:
+    plain = simulate_trades(OPEN, CLOSE, np.array([0, 0, 1, 1, 1]), holder_holds_quote=False, **COSTS)
+    strength = simulate_trades(OPEN, CLOSE, np.array([0.0, 0.0, 0.3, 0.7, 0.01]), holder_holds_quote=False, **COSTS)
+    assert strength[0] == plain[0]
+    assert strength[1].size.tolist() == [1.0] and strength[1].returns.tolist() == plain[1].returns.tolist()
+
+
+def test_a_stop_loss_on_a_fractional_trip_loses_its_share() -> None:
+    m, trades = simulate_trades(FLAT_OPEN, DIP_CLOSE, np.full(7, 0.4), stop_loss=0.05, **NO_COSTS)
+    # entered at 100 with 40% of the equity; stopped at 95 inside candle 2: -5% on 40%
+    assert (trades.exit_reasons, trades.exit_price.tolist()) == (["stop_loss"], [95.0])
+    assert trades.returns.tolist() == [exactly(-0.05 * 0.4)]
+    assert m.final_equity == exactly(1 - 0.02) and m.max_drawdown == exactly(0.02)
+    assert m.exposure == exactly(0.4 * 2 / 7)  # candles 1 and 2
+
+
+def test_targets_must_be_exposures_after_warmup() -> None:
+    for bad, shown in ((1.5, "1.5"), (-0.1, "-0.1"), (np.nan, "nan"), (np.inf, "inf")):
+        targets = np.array([0.0, 0.5, bad, 0.0, 0.0])
+        with pytest.raises(ValueError, match=rf"got {shown} at index 2"):
+            simulate(OPEN, CLOSE, targets, holder_holds_quote=True, **COSTS)
+    ignored = simulate(OPEN, CLOSE, np.array([np.nan, 7.0, 0.5, 0.0, 0.0]), holder_holds_quote=True, warmup=3, **COSTS)
+    assert ignored == simulate(OPEN, CLOSE, np.array([0.0, 0.0, 0.5, 0.0, 0.0]), holder_holds_quote=True, **COSTS)

@@ -82,7 +82,7 @@ def test_indicator_registry() -> None:
     assert isinstance(macd, MACD) and macd.params == {"fast": 5, "slow": 26, "signal": 9}
     assert repr(macd) == "MACD(fast=5, slow=26, signal=9)"
     assert load_indicator("bollinger").params == {"window": 20, "k": 2.0}
-    with pytest.raises(ValueError, match=r"unknown indicator 'kama'; known: atr, bollinger, donchian, ema, "):
+    with pytest.raises(ValueError, match=r"unknown indicator 'kama'; known indicators: atr, bollinger, donchian, ema, "):
         get_indicator("kama")
     for name, cls in INDICATORS.items():
         assert cls.name == name and cls.outputs and set(cls.param_ranges) == set(cls.defaults)

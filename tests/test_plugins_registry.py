@@ -5,19 +5,25 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, EntryPoints
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from crypy.plugins import SmaCrossover, load_strategy, registry, strategy_class, strategy_names
+from crypy.plugins import Candles, SmaCrossover, load_strategy, registry, strategy_class, strategy_names
+
+BUILTINS = {
+    "bollinger_reversion": "BollingerReversion", "donchian_breakout": "DonchianBreakout",
+    "opening_range_breakout": "OpeningRangeBreakout", "rsi_reversion": "RsiReversion",
+    "sma_crossover": "SmaCrossover",
+}
 
 
 @pytest.fixture
 def fresh(monkeypatch: pytest.MonkeyPatch) -> registry.StrategyRegistry:
     """A registry of its own, seeing these installed entry points (crypy's own among them, then a broken one)."""
     installed = EntryPoints([
-        EntryPoint(name="sma_crossover", value="crypy.plugins.sma_crossover:SmaCrossover",
+        EntryPoint(name="sma_crossover", value="crypy.plugins.strategies.sma_crossover:SmaCrossover",
                    group=registry.ENTRY_POINT_GROUP),
-        EntryPoint(name="ext_sma", value="crypy.plugins.sma_crossover:SmaCrossover", group=registry.ENTRY_POINT_GROUP),
+        EntryPoint(name="ext_sma", value="crypy.plugins.strategies.sma_crossover:SmaCrossover",
+                   group=registry.ENTRY_POINT_GROUP),
         EntryPoint(name="not_a_strategy", value="math:sqrt", group=registry.ENTRY_POINT_GROUP),
         EntryPoint(name="missing", value="no_such_module:Thing", group=registry.ENTRY_POINT_GROUP),
         EntryPoint(name="other_group", value="math:sqrt", group="console_scripts"),
@@ -30,27 +36,23 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> registry.StrategyRegistry:
 
 THIRD_PARTY = """
 import numpy as np
-from crypy.plugins import Strategy, int_param
+from crypy.plugins import Strategy
+from crypy.plugins.indicators import SMA
 
 
 class Momentum(Strategy):
+    \"\"\"Hold base while the close is above its mean over the last ``window`` candles.\"\"\"
+
     name = "momentum"
+    param_ranges = {"window": (1, 100)}
+    defaults = {"window": 3}
+    lookback = 1
 
-    def __init__(self, lookback: int = 3) -> None:
-        self.lookback = int_param("lookback", lookback, minimum=1)
+    def features(self):
+        return {"mean": SMA(window=self.params["window"])}
 
-    @property
-    def params(self):
-        return {"lookback": self.lookback}
-
-    @property
-    def warmup(self) -> int:
-        return self.lookback + 1
-
-    def targets(self, close):
-        out = np.zeros(len(close), dtype=np.int8)
-        out[self.lookback:] = close[self.lookback:] > close[:-self.lookback]
-        return out
+    def rule(self, frame):
+        return np.where(frame["close"] > frame["mean"], 1.0, 0.0)
 """
 
 
@@ -73,9 +75,9 @@ def test_unknown_parameter_names_the_accepted_ones() -> None:
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"fast": 30, "slow": 10}, "fast must be < slow"),
-    ({"fast": 2.5}, "fast must be an integer"),
-    ({"slow": 0}, "slow must be >= 1"),
+    ({"fast": 30, "slow": 10}, "sma_crossover: fast must be < slow"),
+    ({"fast": 2.5}, "sma_crossover: fast must be an int"),
+    ({"slow": 0}, r"sma_crossover: slow must be an int in \[2, 2000\], got 0"),
 ])
 def test_bad_parameter_values_name_the_strategy(params: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=rf"bad params for strategy 'sma_crossover': {message}"):
@@ -83,7 +85,19 @@ def test_bad_parameter_values_name_the_strategy(params: dict[str, float], messag
 
 
 def test_crypy_registers_its_own_strategies_as_entry_points() -> None:
-    assert registry.REGISTRY.sources["sma_crossover"] == "entry point crypy.plugins.sma_crossover:SmaCrossover"
+    for name, cls in BUILTINS.items():
+        assert registry.REGISTRY.sources[name] == f"entry point crypy.plugins.strategies.{name}:{cls}"
+        assert strategy_class(name).name == name
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_every_builtin_loads_from_a_proposal_with_its_declared_parameters(name: str) -> None:
+    cls = strategy_class(name)
+    assert list(registry.strategy_params(cls)) == list(cls.param_ranges)
+    proposal = {key: float(value) for key, value in cls.defaults.items()}  # proposals carry floats
+    assert load_strategy(name, proposal).params == cls.defaults
+    with pytest.raises(ValueError, match=f"strategy {name!r} has no parameter nope"):
+        load_strategy(name, {"nope": 1.0})
 
 
 def test_entry_point_strategies_load_by_name_and_broken_ones_are_reported_and_skipped(
@@ -108,8 +122,10 @@ def test_a_plugin_folder_adds_its_strategies_and_skips_a_file_that_raises(
     (folder / "taken.py").write_text(THIRD_PARTY.replace('name = "momentum"', 'name = "sma_crossover"'))
     fresh.load_folder(folder)
     assert "momentum" in strategy_names() and fresh.sources["momentum"] == str(folder / "momentum.py")
-    strategy = load_strategy("momentum", {"lookback": 2})
-    assert strategy.targets(np.array([1.0, 2.0, 3.0, 2.0, 1.0])).tolist() == [0, 0, 1, 0, 0]
+    strategy = load_strategy("momentum", {"window": 2})
+    close = [1.0, 2.0, 3.0, 2.0, 1.0]  # mean of 2: -, 1.5, 2.5, 2.5, 1.5
+    candles = Candles.from_columns(range(5), close, close, close, close, [1.0] * 5)
+    assert strategy.targets(candles).tolist() == [0, 1, 1, 0, 0]
     errors = {e.name: e.error for e in fresh.errors}
     assert errors["broken"] == "RuntimeError: this plugin is broken on purpose"
     assert "the name is taken by entry point" in errors["sma_crossover"], "a plugin cannot take over a name"

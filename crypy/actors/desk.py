@@ -48,6 +48,7 @@ from .order_tracker import OrderTracker
 from .recovery import RecoveryReport, recover
 from .runtime import Runtime
 from .template import Templates
+from .template_memory import bad_assets
 from .trader import Trader
 
 JOURNALED_TOPICS = (Topic.PROPOSALS, Topic.DECISIONS, Topic.SIGNALS, Topic.POSITIONS, Topic.LIFECYCLE)
@@ -65,6 +66,8 @@ class Desk(Actor):
         self.journal = journal
         self.templates = templates
         self.template = templates.desk
+        self.diverted = frozenset(bad_assets(self.template.memory, after_losses=self.template.risk.divert_after_losses))
+        """Assets whose recent outcomes (the desk's memory) all lost: no holder's trader buys them this run."""
         self.markets: dict[str, MarketInfo] = {}
         self.history: dict[str, deque[Candle]] = {}
         self.balances = BalanceSnapshot(ts=0, account=name, balances={})
@@ -155,6 +158,9 @@ class Desk(Actor):
         self.exits.start(nursery)
         self.markets = await patiently(self._tradable_markets)
         self.risk.monitor.markets = self.markets
+        if self.diverted:
+            self.log.info("diverting capital from assets whose recent outcomes lost", assets=sorted(self.diverted),
+                          after_losses=self.template.risk.divert_after_losses)
         await self._load_history()
         self.recovered = await recover(self)
         if self.recovered is not None:
@@ -203,7 +209,7 @@ class Desk(Actor):
         self._holder_keys[asset] = key
         factory = functools.partial(Holder, asset, self.name, self.runtime, asset=asset, capital=capital,
                                     markets=markets, timeframe=self.timeframe, templates=self.templates, key=key,
-                                    ledger_of=self.gate.ledgers.get)
+                                    ledger_of=self.gate.ledgers.get, diverted=self.diverted)
         await self.children.start(factory)
 
     async def _every(self, seconds: Callable[[], float], job: Callable[[], Awaitable[None]],

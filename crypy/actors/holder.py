@@ -19,7 +19,17 @@ from decimal import ROUND_DOWN, Decimal
 import msgspec
 import trio
 
-from crypy.protocols import BalanceSnapshot, Decision, Fill, MarketInfo, Position, Proposal, RiskEvent, TradingState
+from crypy.protocols import (
+    ActorStopped,
+    BalanceSnapshot,
+    Decision,
+    Fill,
+    MarketInfo,
+    Position,
+    Proposal,
+    RiskEvent,
+    TradingState,
+)
 from crypy.repl import CommandRegistry
 
 from . import approval as approvals
@@ -27,9 +37,11 @@ from .actor import Actor
 from .bus import Subscription, Topic
 from .holder_commands import HOLDER_COMMANDS
 from .ledger import CapitalLedger
+from .outcomes import OutcomeBook
 from .runtime import Runtime
 from .sub_ledger import ASSET_DECIMALS, SubLedger
-from .template import Templates
+from .template import Templates, TraderTemplate
+from .template_memory import usable_strategies
 from .trader import Trader
 
 
@@ -48,7 +60,8 @@ class Holder(Actor):
 
     def __init__(self, name: str, parent: str, runtime: Runtime, *, asset: str, capital: Decimal,
                  markets: list[MarketInfo], timeframe: str, templates: Templates, key: bytes,
-                 ledger_of: Callable[[str], CapitalLedger | None] = lambda name: None) -> None:
+                 ledger_of: Callable[[str], CapitalLedger | None] = lambda name: None,
+                 diverted: frozenset[str] = frozenset()) -> None:
         super().__init__(name, parent, runtime)
         self.asset = asset
         self.capital = capital
@@ -56,8 +69,8 @@ class Holder(Actor):
         self.markets = markets
         self.timeframe = timeframe
         self.templates = templates
-        self.template = templates.holder
-        self.criteria = msgspec.structs.replace(templates.holder.criteria)
+        self.template = templates.holder_for(asset)
+        self.criteria = msgspec.structs.replace(self.template.criteria)
         """This holder's own copy, so ``set criterion`` on one holder does not change its siblings."""
         self._key = key
         self.sub_ledger = SubLedger(asset, capital)
@@ -75,6 +88,10 @@ class Holder(Actor):
             known = ledger_of(self.trader_name(market))
             if known is not None and known.asset == asset and (known.committed > 0 or known.acquired > 0):
                 self.sub_ledger.adopt(self.trader_name(market), known)
+        self.diverted = diverted
+        """Assets the desk's memory diverts capital from: no trader here buys them."""
+        self.outcomes = OutcomeBook(asset, templates, learn=self.template.lifecycle.learn)
+        self._no_trader: dict[str, str] = {}
         self.trading = TradingState.ACTIVE
         """The desk's trading state: no fresh traders while it is not ACTIVE."""
         self._active_again = trio.Event()
@@ -120,7 +137,8 @@ class Holder(Actor):
             raise ValueError(f"{name} is already running")
         self.retired_pairs.discard(pair)
         self._release(name)
-        await self._spawn(market)
+        if reason := await self._spawn(market, by_human=True):
+            raise ValueError(reason)
         return name
 
     async def retire(self, pair: str) -> str:
@@ -147,19 +165,45 @@ class Holder(Actor):
         nursery.start_soon(self._judge, bus.subscribe(Topic.PROPOSALS, Topic.POSITIONS, Topic.FILLS))
         nursery.start_soon(self._follow_balances, bus.subscribe(Topic.BALANCES))
         nursery.start_soon(self._follow_risk, bus.subscribe(Topic.RISK))
+        nursery.start_soon(self._follow_lives, bus.subscribe(Topic.LIFECYCLE))
         for market in self.markets:
             await self._spawn(market)
         nursery.start_soon(self._respawn)
 
-    async def _spawn(self, market: MarketInfo) -> None:
+    async def on_stop(self) -> None:
+        """The traders have stopped: what each funded one did goes into the memory."""
+        await self.outcomes.end_all(self.runtime.now_ms())
+
+    def trader_template(self, market: MarketInfo, *, by_human: bool = False) -> TraderTemplate | str:
+        """The template a trader on ``market`` gets (the pair's own, with the strategies this holder lets it try),
+        or why the pair gets none: the desk diverts capital from what it would buy (a human may still insist), or
+        the human's lists leave no strategy."""
+        other = market.base if self.asset == market.quote else market.quote
+        if other in self.diverted and not by_human:
+            return f"the desk diverts capital from {other}: its recent outcomes lost"
+        template = usable_strategies(self.template, self.templates.trader_for(market.pair))
+        if not template.strategies:
+            return "no strategy of the trader template is allowed by the holder's criteria"
+        return template
+
+    async def _spawn(self, market: MarketInfo, *, by_human: bool = False) -> str | None:
+        """Start a trader on ``market``; the reason it gets none, instead (logged once per pair)."""
         name = self.trader_name(market)
+        template = self.trader_template(market, by_human=by_human)
+        if isinstance(template, str):
+            if self._no_trader.get(market.pair) != template:
+                self._no_trader[market.pair] = template
+                self.log.info("no trader for this pair", pair=market.pair, reason=template)
+            return template
+        self._no_trader.pop(market.pair, None)
         known = self.ledger_of(name)
         ledger = None if known is None or known.asset != self.asset else CapitalLedger(
             asset=known.asset, other=known.other, base=known.base, committed=known.committed, acquired=known.acquired,
             realized=known.realized)
         factory = functools.partial(Trader, name, self.name, self.runtime, market=market, holder_asset=self.asset,
-                                    timeframe=self.timeframe, template=self.templates.trader, ledger=ledger)
+                                    timeframe=self.timeframe, template=template, ledger=ledger)
         await self.children.start(factory)
+        return None
 
     async def _respawn(self) -> None:
         """Give every pair a trader again, unless the capital is in use by a funded trader in position."""
@@ -178,6 +222,12 @@ class Holder(Actor):
                     self._release(name)
                     self.log.info("creating a fresh trader", trader=name)
                     await self._spawn(market)
+
+    async def _follow_lives(self, sub: Subscription) -> None:
+        with sub:
+            async for event in sub:
+                if isinstance(event, ActorStopped):
+                    await self.outcomes.ended(event.name, self.runtime.now_ms())
 
     async def _follow_risk(self, sub: Subscription) -> None:
         with sub:
@@ -218,6 +268,12 @@ class Holder(Actor):
             return f"{int(metrics.get('trades', 0))} simulated trades, fewer than {criteria.min_trades}"
         if metrics.get("max_drawdown", 1.0) > criteria.max_drawdown:
             return f"simulated drawdown {metrics['max_drawdown']:.2%} is deeper than {criteria.max_drawdown:.2%}"
+        if criteria.min_return_ratio is not None and metrics.get("return_ratio", 0.0) < criteria.min_return_ratio:
+            return (f"simulated return ratio {metrics.get('return_ratio', 0.0):.2f} is below "
+                    f"{criteria.min_return_ratio:.2f}")
+        if proposal.strategy in criteria.banned_strategies or (
+                criteria.allowed_strategies and proposal.strategy not in criteria.allowed_strategies):
+            return f"strategy {proposal.strategy} is not allowed by this holder's criteria"
         if proposal.trader not in self.allocations and self.next_allocation() <= 0:
             return f"no {self.asset} capital left to allocate"
         return None
@@ -269,6 +325,8 @@ class Holder(Actor):
         self.allocations[proposal.trader] = Allocation(trader=proposal.trader, pair=proposal.pair, amount=amount,
                                                        in_position=bool(renewed and renewed.in_position),
                                                        approval_id=approval.id, strategy=proposal.strategy)
+        if isinstance(trader := self.children.actor(proposal.trader), Trader):
+            self.outcomes.funded(trader)
         decision = Decision(ts=now, proposal_id=proposal.id, holder=self.name, trader=proposal.trader,
                             accepted=True, reason=reason, allocation=amount, approval=approval)
         self.log.info("proposal accepted", trader=proposal.trader, allocation=str(amount),

@@ -8,7 +8,9 @@ The holder and desk templates also carry a ``[memory]`` that crypy itself append
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 
 import msgspec
 
@@ -105,6 +107,8 @@ class HolderCriteria(msgspec.Struct, forbid_unknown_fields=True):
     min_return: float = 0.0
     min_trades: int = 1
     max_drawdown: float = 0.25
+    min_return_ratio: float | None = None
+    """Simulated total return over maximum drawdown must reach this (unset: not checked)."""
     manual: bool = False
     """Proposals wait for a human's ``accept`` or ``refuse`` in the holder's REPL instead of being judged."""
     avoid_after_failures: int = 2
@@ -126,6 +130,8 @@ class HolderAllocation(msgspec.Struct, forbid_unknown_fields=True):
 class HolderLifecycle(msgspec.Struct, forbid_unknown_fields=True):
     retire_others_on_entry: bool = True
     respawn_seconds: float = 15.0
+    learn: bool = True
+    """Write each funded trader's outcome into the memory (``holder.toml``, ``desk.toml``) when its life ends."""
 
 
 class Outcome(msgspec.Struct, forbid_unknown_fields=True):
@@ -153,32 +159,83 @@ class HolderTemplate(msgspec.Struct, forbid_unknown_fields=True):
 class Evaluation(msgspec.Struct, forbid_unknown_fields=True):
     history: int = 720
     spread: float = 0.0005
+    reevaluate_hours: float = 24.0
+    """A flat trader simulates its strategies again after this long (exchange time) and proposes anew when the
+    best has changed; 0: never."""
+
+    def __post_init__(self) -> None:
+        if self.history < 2 or not 0 <= self.spread < 1 or self.reevaluate_hours < 0:
+            raise ValueError("history must be >= 2, spread in [0, 1) and reevaluate_hours >= 0")
 
 
 class Exits(msgspec.Struct, forbid_unknown_fields=True):
-    """Protective exits set on each entry, as fractions of the entry price (none: the strategy alone exits).
+    """Protective exits set on each entry, as fractions of the entry price. Unset: the strategy's own rule;
+    0: none, whatever the strategy says.
 
     Set for long positions (a holder of the quote currency buying the base): a base holder's exits would buy
     back more base than its sale brought in quote currency."""
 
     stop_loss: float | None = None
     take_profit: float | None = None
+    trailing_stop: float | None = None
 
     def __post_init__(self) -> None:
-        for name, value in (("stop_loss", self.stop_loss), ("take_profit", self.take_profit)):
-            if value is not None and not 0 < value < 1:
-                raise ValueError(f"exits.{name} must be a fraction in (0, 1)")
+        for name in EXIT_RULES:
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < 1:
+                raise ValueError(f"exits.{name} must be a fraction in (0, 1), or 0 for none")
+
+    def over(self, rules: Mapping[str, float | None]) -> dict[str, float | None]:
+        """These exits laid over ``rules``: a set value wins, and 0 turns the rule off."""
+        return {name: (rules.get(name) if getattr(self, name) is None else getattr(self, name)) or None
+                for name in EXIT_RULES}
+
+
+EXIT_RULES = ("stop_loss", "take_profit", "trailing_stop")
+
+
+class Trading(msgspec.Struct, forbid_unknown_fields=True):
+    """How a funded trader builds its position: the target is its allocation times the signal's strength."""
+
+    scale_in: list[float] = msgspec.field(default_factory=lambda: [1.0])
+    """Shares of the target bought by the first entry and each add-on (an entry signal while in position)."""
+    entry_period: int = 1
+    """At most one entry (first or add-on) per this many candles."""
+
+    def __post_init__(self) -> None:
+        if not self.scale_in or any(not 0 < share <= 1 for share in self.scale_in) \
+                or abs(sum(self.scale_in) - 1) > 1e-9:
+            raise ValueError(f"scale_in must be shares in (0, 1] that add up to 1, got {self.scale_in}")
+        if self.entry_period < 1:
+            raise ValueError("entry_period must be at least 1 candle")
 
 
 class StrategyChoice(msgspec.Struct, forbid_unknown_fields=True):
+    """A strategy to evaluate: an explicit ``grid`` of parameter sets, and/or ``samples`` random sets drawn
+    within ``ranges`` (``{ fast = [5, 50] }``: inclusive bounds, ints when both bounds are ints)."""
+
     name: str
-    grid: list[dict[str, int | float]]
+    grid: list[dict[str, int | float]] = msgspec.field(default_factory=list)
+    ranges: dict[str, list[int | float]] = msgspec.field(default_factory=dict)
+    samples: int = 0
+    exits: Exits = msgspec.field(default_factory=Exits)
+
+    def __post_init__(self) -> None:
+        if any(len(bounds) != 2 or bounds[0] > bounds[1] for bounds in self.ranges.values()):
+            raise ValueError("each range must be [low, high] with low <= high")
+        if self.samples < 0 or bool(self.samples) != bool(self.ranges):
+            raise ValueError("samples (> 0) and ranges go together")
+        if not self.grid and not self.samples:
+            raise ValueError(f"strategy {self.name!r} needs a grid or ranges with samples")
 
 
 class TraderTemplate(msgspec.Struct, forbid_unknown_fields=True):
     strategies: list[StrategyChoice]
     evaluation: Evaluation = msgspec.field(default_factory=Evaluation)
     exits: Exits = msgspec.field(default_factory=Exits)
+    trading: Trading = msgspec.field(default_factory=Trading)
+    plugin_dir: str | None = None
+    """A folder of strategy plugins (``*.py``), relative to the template's directory."""
 
 
 class Templates(msgspec.Struct):
@@ -189,6 +246,8 @@ class Templates(msgspec.Struct):
     """Per asset, ``holder.ASSET.toml`` merged over the holder template."""
     traders: dict[str, TraderTemplate] = msgspec.field(default_factory=dict)
     """Per pair (``XBT/USD``), ``trader.XBT-USD.toml`` merged over the trader template."""
+    directory: Path | None = None
+    """The template directory read (None: the shipped defaults alone); memory is written there."""
 
     def holder_for(self, asset: str) -> HolderTemplate:
         return self.holders.get(asset, self.holder)

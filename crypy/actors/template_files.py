@@ -12,9 +12,11 @@ import shutil
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import msgspec
+
+from crypy.plugins.registry import REGISTRY, load_strategy, strategy_class
 
 from .template import DeskTemplate, HolderTemplate, TemplateError, Templates, TraderTemplate
 
@@ -146,17 +148,20 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def _load_merged(files: list[Path], kind: type[_S]) -> _S:
     """Validate the files merged in order; an error names the last file that sets the offending key."""
-    read = [(path, *_read(path)) for path in files]
     raw: dict[str, Any] = {}
-    for _, _, data in read:
-        raw = _merge(raw, data)
+    for path in files:
+        raw = _merge(raw, _read(path)[1])
     try:
         return msgspec.convert(raw, kind)
     except msgspec.ValidationError as exc:
-        path = _error_path(str(exc))
-        located = [(*_locate(text, path), file) for file, text, _ in reversed(read)]
-        _, line, file = max(located, key=lambda found: found[0])  # the deepest match; on a tie, the override
-        raise TemplateError(f"{file}:{line}: {exc}") from None
+        _fail_at(files, _error_path(str(exc)), str(exc))
+
+
+def _fail_at(files: list[Path], path: _Path, reason: str) -> NoReturn:
+    """Raise a TemplateError at the line of ``path`` in the last of ``files`` that sets it."""
+    located = [(*_locate(_read(file)[0], path), file) for file in reversed(files)]
+    _, line, file = max(located, key=lambda found: found[0])  # the deepest match; on a tie, the override
+    raise TemplateError(f"{file}:{line}: {reason}") from None
 
 
 def _overrides(directory: Path | None, kind: str) -> dict[str, Path]:
@@ -170,9 +175,37 @@ def _overrides(directory: Path | None, kind: str) -> dict[str, Path]:
     return found
 
 
-def _check_trader(template: TraderTemplate, path: Path) -> TraderTemplate:
+def _check_trader(template: TraderTemplate, files: list[Path]) -> TraderTemplate:
+    """Strategies that exist, with valid parameters; the plugin folder resolved and loaded.
+
+    A strategy whose plugin is broken is not an error here: the registry has reported it, and the trader skips
+    it (one broken plugin never stops an actor). An unknown name is a typo, and fails at start."""
     if not template.strategies:
-        raise TemplateError(f"{path}:1: a trader template needs at least one [[strategies]] entry")
+        raise TemplateError(f"{files[-1]}:1: a trader template needs at least one [[strategies]] entry")
+    if template.plugin_dir is not None:
+        setter = next(f for f in reversed(files) if "plugin_dir" in _read(f)[1])
+        folder = (setter.parent / template.plugin_dir).resolve()
+        if not folder.is_dir():
+            _fail_at(files, ("plugin_dir",), f"plugin folder {folder} does not exist")
+        REGISTRY.load_folder(folder)
+        template = msgspec.structs.replace(template, plugin_dir=str(folder))
+    broken = {error.name for error in REGISTRY.errors}
+    for index, choice in enumerate(template.strategies):
+        try:
+            cls = strategy_class(choice.name)
+        except ValueError as exc:
+            if choice.name in broken:
+                continue
+            _fail_at(files, ("strategies", index, "name"), str(exc))
+        for params in choice.grid:
+            try:
+                load_strategy(choice.name, params)
+            except ValueError as exc:
+                _fail_at(files, ("strategies", index, "grid"), str(exc))
+        unknown = sorted(set(choice.ranges) - set(cls.param_ranges))
+        if unknown:
+            _fail_at(files, ("strategies", index, "ranges"),
+                     f"strategy {choice.name!r} has no parameter {', '.join(unknown)}")
     return template
 
 
@@ -194,9 +227,10 @@ def load_templates(template_dir: Path | None = None) -> Templates:
     return Templates(
         desk=_load_merged([pick("desk.toml")], DeskTemplate),
         holder=_load_merged([holder_file], HolderTemplate),
-        trader=_check_trader(_load_merged([trader_file], TraderTemplate), trader_file),
+        trader=_check_trader(_load_merged([trader_file], TraderTemplate), [trader_file]),
         holders={asset: _load_merged([holder_file, path], HolderTemplate)
                  for asset, path in _overrides(template_dir, "holder").items()},
-        traders={pair: _check_trader(_load_merged([trader_file, path], TraderTemplate), path)
+        traders={pair: _check_trader(_load_merged([trader_file, path], TraderTemplate), [trader_file, path])
                  for pair, path in _overrides(template_dir, "trader").items()},
+        directory=template_dir,
     )

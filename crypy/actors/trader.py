@@ -1,25 +1,26 @@
 """The trader: one per pair and holder. It evaluates, proposes, and once funded, trades.
 
-Life of a trader: ask the desk for the pair's history; simulate every strategy of its template over it;
-propose the best to its holder; if refused, retire (the holder may create a fresh trader later); if
-accepted, feed the same strategy each closed candle and move the holder's capital in or out of the pair
-with market orders carrying the holder's approval. The decision rule is shared with the simulation
-(``Strategy.live`` runs ``Strategy.targets`` on a window), so live trading does what was evaluated.
+Life of a trader: ask the desk for the pair's history; simulate every strategy of its template over it
+(``trader_evaluation``); propose the best to its holder; if refused, retire (the holder may create a fresh trader
+later); if accepted, feed the same strategy each closed candle and move the holder's capital in or out of the
+pair with market orders carrying the holder's approval, sized by ``trader_sizing``: the target is the allocation
+times the signal's strength, reached by the template's scale-in steps. A reverse signal exits fully; a trailing
+stop is watched here on closed candles, stop-loss and take-profit ride on the entry order to the desk. A flat
+trader evaluates again on schedule and proposes anew when the best has changed. Live decisions come from
+``Strategy.live``, which computes exactly what the evaluation's ``Strategy.targets`` did.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections import deque
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 import msgspec
-import numpy as np
 import trio
 
-from crypy.plugins import evaluate_grid, load_strategy, strategy_class
-from crypy.plugins.metrics import periods_per_year
-from crypy.plugins.strategy import LiveStrategy
+from crypy.plugins import Candles, LiveStrategy, load_strategy
 from crypy.protocols import (
     Approval,
     Candle,
@@ -43,13 +44,16 @@ from crypy.repl import CommandRegistry
 from .actor import Actor
 from .bus import Subscription, Topic
 from .ledger import CapitalLedger
+from .risk import ledger_pnl
 from .runtime import Runtime
 from .template import TraderTemplate
 from .trader_commands import TRADER_COMMANDS
+from .trader_evaluation import Evaluated, evaluate_strategies
+from .trader_sizing import ScaleIn, TrailingStop, exit_prices, give_back_amount, spend_amount
 
 HISTORY_TIMEOUT = 30.0
-SIZING_MARGIN = Decimal("0.01")
 MANUAL_ORDER_TIMEOUT = 10.0
+HOUR_MS = 3_600_000
 
 
 class Trader(Actor):
@@ -65,21 +69,31 @@ class Trader(Actor):
         self.ledger = ledger or CapitalLedger(asset=holder_asset, other=other, base=market.base)
         """Empty for a new trader; what the desk's journal says this trader held, after a restart."""
         self.phase = "starting"
+        self.evaluated: Evaluated | None = None
         self.proposal: Proposal | None = None
         self.approval: Approval | None = None
         self.allocation = Decimal(0)
         self.live: LiveStrategy | None = None
-        self.target: int | None = None
+        self.target: float | None = None
+        """The strategy's target exposure to the base after the last candle (0..1); None while warming up."""
+        self.signal = math.nan
+        """The strategy's signal on the last candle: NaN none, 0 exit, > 0 an entry of that strength."""
         self.last_candle: Candle | None = None
         self.candles: deque[Candle] = deque(maxlen=template.evaluation.history)
         """The candles the live strategy has seen, so it can be restarted with new params on the same window."""
+        self.candle_count = 0
+        self.scale = ScaleIn(template.trading)
         self.paused = False
         self.signals: deque[Signal] = deque(maxlen=200)
         self.open_orders: dict[str, Order] = {}
         self.refusals: deque[OrderRefused] = deque(maxlen=50)
-        self._sat_out_target: int | None = None
-        """A target the trader stops acting on (its order was refused, or an exit closed the position) until the
-        strategy's target changes: otherwise it would ask again, or re-enter, on every candle."""
+        self.fills = 0
+        self._sat_out: bool | None = None
+        """A direction (wanting out of the holder's asset, or not) the trader stops acting on until the target
+        turns: after a refusal, or an exit order that closed the position, it would otherwise ask again, or
+        re-enter, on every candle."""
+        self.trailing = TrailingStop()
+        self._evaluated_at = 0
         self._seq = itertools.count(1)
         self._decided = trio.Event()
         self._decision: Decision | None = None
@@ -97,6 +111,11 @@ class Trader(Actor):
     def in_position(self) -> bool:
         """Holding enough of the other asset that giving it back would be a valid order."""
         return self._exit_amount() > 0
+
+    @property
+    def exits(self) -> dict[str, float | None]:
+        """The exits of the strategy being traded (stop_loss, take_profit, trailing_stop; None: not set)."""
+        return self.evaluated.exits if self.evaluated else {}
 
     def concerns(self, event: object) -> bool:
         """This trader's own events, and candles of its pair."""
@@ -128,24 +147,14 @@ class Trader(Actor):
                 elif isinstance(event, OrderRefused) and event.client_id in self.open_orders:
                     self.refusals.append(event)
                     self.open_orders.pop(event.client_id, None)
-                    self._sat_out_target = self.target
+                    self._sat_out = self._wants_out()
                     self.log.warning("order refused", client_id=event.client_id, reason=event.reason)
 
     async def _trade(self, sub: Subscription) -> None:
         with sub:
-            history = await self._request_history()
-            self.phase = "evaluating"
-            best = self.evaluate(history)
-            if best is None:
-                self.log.info("no strategy could be evaluated", candles=len(history))
-                self.phase = "retired"
-                self.request_stop()
+            if not await self._evaluate_and_propose():
+                self._retire()
                 return
-            if not await self._propose(*best):
-                self.phase = "retired"
-                self.request_stop()
-                return
-            self._start_live(history)
             await self._rebalance()
             async for candle in sub:
                 if not isinstance(candle, Candle) or candle.pair != self.market.pair:
@@ -153,6 +162,13 @@ class Trader(Actor):
                 if candle.timeframe != self.timeframe or (self.last_candle and candle.ts <= self.last_candle.ts):
                     continue
                 await self._on_candle(candle)
+                if self._reevaluation_due(candle) and not await self._evaluate_and_propose():
+                    self._retire()
+                    return
+
+    def _retire(self) -> None:
+        self.phase = "retired"
+        self.request_stop()
 
     async def _request_history(self) -> CandleBatch:
         self._history_ready = trio.Event()
@@ -165,38 +181,51 @@ class Trader(Actor):
         assert self._history is not None
         return self._history
 
-    async def reevaluate(self) -> tuple[str, dict[str, int | float], dict[str, float]] | None:
+    async def reevaluate(self) -> Evaluated | None:
         """Simulate the template's strategies again on the desk's current history (what ``evaluate`` shows)."""
         return self.evaluate(await self._request_history())
 
-    def evaluate(self, history: CandleBatch) -> tuple[str, dict[str, int | float], dict[str, float]] | None:
-        """The best (strategy, params, metrics) over the history, by simulated total return."""
-        open_, close = np.asarray(history.open), np.asarray(history.close)
-        exits = {}  # the exits live trading will set (long positions only), so the evaluation counts them too
-        if self.ledger.holder_holds_quote and (self.template.exits.stop_loss or self.template.exits.take_profit):
-            exits = {"high": np.asarray(history.high), "low": np.asarray(history.low),
-                     "stop_loss": self.template.exits.stop_loss, "take_profit": self.template.exits.take_profit}
-        best: tuple[str, dict[str, int | float], dict[str, float]] | None = None
-        for choice in self.template.strategies:
-            cls = strategy_class(choice.name)
-            if len(close) < max(cls(**params).warmup for params in choice.grid) + 2:
-                continue
-            ranked = evaluate_grid(cls, choice.grid, open_, close, fee=float(self.market.taker_fee),
-                                   spread=self.template.evaluation.spread,
-                                   holder_holds_quote=self.ledger.holder_holds_quote, **exits,
-                                   periods_per_year=periods_per_year(self.timeframe))
-            params, metrics = ranked[0]
-            if best is None or metrics.total_return > best[2]["total_return"]:
-                best = (choice.name, params, metrics.as_dict())
-        return best
+    def evaluate(self, history: CandleBatch) -> Evaluated | None:
+        """The best strategy, parameters and exits over the history, by simulated total return."""
+        return evaluate_strategies(self.template, Candles.from_batch(history), taker_fee=float(self.market.taker_fee),
+                                   holder_holds_quote=self.ledger.holder_holds_quote, timeframe=self.timeframe,
+                                   seed=self.name)
 
-    async def _propose(self, strategy: str, params: dict[str, int | float], metrics: dict[str, float]) -> bool:
+    async def _evaluate_and_propose(self) -> bool:
+        """Evaluate on fresh history; keep trading the same strategy, or propose the new best. False: retire."""
+        self.phase = "evaluating"
+        history = await self._request_history()
+        best = self.evaluate(history)
+        self._evaluated_at = history.times[-1] if len(history) else self.runtime.now_ms()
+        if best is None:
+            self.log.info("no strategy could be evaluated", candles=len(history))
+            return False
+        if self.proposal is not None and self.live is not None and best.strategy == self.proposal.strategy \
+                and {k: float(v) for k, v in best.params.items()} == self.proposal.params:
+            self.log.info("re-evaluated: the strategy being traded is still the best", strategy=best.strategy)
+            self.phase = "trading"
+            return True
+        if not await self._propose(best):
+            return False
+        self.evaluated = best
+        self.trailing = TrailingStop(best.exits.get("trailing_stop"))
+        self._start_live(history)
+        return True
+
+    def _reevaluation_due(self, candle: Candle) -> bool:
+        """A flat trader with nothing in flight re-evaluates every ``reevaluate_hours`` of exchange time."""
+        hours = self.template.evaluation.reevaluate_hours
+        return bool(hours) and not self.in_position and not self.open_orders \
+            and candle.ts - self._evaluated_at >= hours * HOUR_MS
+
+    async def _propose(self, best: Evaluated) -> bool:
+        self._decided = trio.Event()
         self.proposal = Proposal(ts=self.runtime.now_ms(), id=f"{self.name}#p{next(self._seq)}", trader=self.name,
-                                 holder=self.parent, pair=self.market.pair, strategy=strategy,
-                                 params={k: float(v) for k, v in params.items()}, metrics=metrics)
+                                 holder=self.parent, pair=self.market.pair, strategy=best.strategy,
+                                 params={k: float(v) for k, v in best.params.items()}, metrics=best.metrics)
         self.phase = "proposed"
-        self.log.info("proposal", strategy=strategy, params=params, total_return=round(metrics["total_return"], 4),
-                      trades=int(metrics["trades"]))
+        self.log.info("proposal", strategy=best.strategy, params=best.params,
+                      total_return=round(best.metrics["total_return"], 4), trades=int(best.metrics["trades"]))
         await self.runtime.bus.publish(Topic.PROPOSALS, self.proposal)
         await self._decided.wait()
         decision = self._decision
@@ -211,10 +240,18 @@ class Trader(Actor):
     def _start_live(self, history: CandleBatch) -> None:
         assert self.proposal is not None
         self.live = load_strategy(self.proposal.strategy, self.proposal.params).live()
+        self.candles.clear()
         for candle in history.candles():
-            self.target = self.live.update(candle.close)
-            self.last_candle = candle
-            self.candles.append(candle)
+            self._feed(candle)
+
+    def _feed(self, candle: Candle) -> None:
+        """One closed candle through the live strategy."""
+        assert self.live is not None
+        self.target = self.live.update(candle.ts, candle.open, candle.high, candle.low, candle.close, candle.volume)
+        self.signal = self.live.signal
+        self.last_candle = candle
+        self.candles.append(candle)
+        self.candle_count += 1
 
     async def set_params(self, params: dict[str, float]) -> None:
         """Restart the live strategy with ``params`` on the candles seen so far, then trade to its target.
@@ -224,19 +261,20 @@ class Trader(Actor):
         if self.proposal is None or self.live is None:
             raise ValueError(f"{self.name} is not trading yet (phase {self.phase})")
         live = load_strategy(self.proposal.strategy, params).live()
-        target = None
-        for candle in self.candles:
-            target = live.update(candle.close)
-        self.live, self.target = live, target
+        seen = list(self.candles)
+        self.live = live
+        self.candles.clear()
+        for candle in seen:
+            self._feed(candle)
         self.proposal = msgspec.structs.replace(self.proposal, params=params)
-        self.log.info("strategy restarted with new params", params=params, target=target)
+        self.log.info("strategy restarted with new params", params=params, target=self.target)
         await self._rebalance()
 
     async def set_paused(self, paused: bool) -> None:
         """Pausing keeps following the strategy (signals) but sends no automatic order until resumed."""
         self.paused = paused
         if not paused:
-            self._sat_out_target = None
+            self._sat_out = None
             await self._rebalance()
 
     def close_order(self) -> tuple[Side, Decimal]:
@@ -246,83 +284,82 @@ class Trader(Actor):
 
     async def _on_candle(self, candle: Candle) -> None:
         assert self.live is not None and self.proposal is not None
-        self.last_candle = candle
-        self.candles.append(candle)
-        target = self.live.update(candle.close)
-        if target is None:
+        before = self.target
+        self._feed(candle)
+        if self.target is None:
             return
-        if target != self.target:
+        if self.target != before:
             signal = Signal(ts=self.runtime.now_ms(), trader=self.name, pair=self.market.pair,
-                            strategy=self.proposal.strategy, direction=target, tags=("crossover",))
+                            strategy=self.proposal.strategy, direction=1 if self.target > 0 else 0,
+                            strength=self.target, tags=(self.proposal.strategy,))
             self.signals.append(signal)
             await self.runtime.bus.publish(Topic.SIGNALS, signal)
-            self.log.info("signal", pair=self.market.pair, target=target, close=candle.close)
-        self.target = target
+            self.log.info("signal", pair=self.market.pair, target=self.target, close=candle.close)
+        if self._trailing_stop_hit(candle):
+            await self._give_back("trailing_stop")
+            self._sat_out = True
+            return
         await self._rebalance()
 
-    def _wants_out_of_holder_asset(self) -> bool:
+    def _trailing_stop_hit(self, candle: Candle) -> bool:
+        if not self.ledger.holder_holds_quote or not self.in_position or self.open_orders:
+            return False
+        return self.trailing.hit(candle)
+
+    def _wants_out(self) -> bool:
         """The target says: hold the other asset (base for a quote holder, quote for a base holder)."""
-        return self.target == (1 if self.ledger.holder_holds_quote else 0)
+        if self.ledger.holder_holds_quote:
+            return bool(self.target)
+        return self.target == 0
 
     async def _rebalance(self) -> None:
-        """Send the one order that brings the position in line with the target, if any is needed.
+        """Send the one order that brings the position toward the target, if any is needed.
 
-        After a refusal the trader waits for its target to change rather than asking again on every candle.
+        After a refusal, or an exit order that closed the position, the trader waits for the target to turn
+        rather than asking again (or re-entering) on every candle.
         """
         if self.paused or self.open_orders or self.target is None or self.last_candle is None:
             return
-        if self._sat_out_target is not None:
-            if self.target == self._sat_out_target:
+        wants_out = self._wants_out()
+        if self._sat_out is not None:
+            if wants_out == self._sat_out:
                 return
-            self._sat_out_target = None
-        wants_out = self._wants_out_of_holder_asset()
-        if wants_out and not self.in_position:
-            amount = self._entry_amount()
-            side = Side.BUY if self.ledger.holder_holds_quote else Side.SELL
-            reason = "entry"
-        elif not wants_out and self.in_position:
-            amount = self._exit_amount()
-            side = Side.SELL if self.ledger.holder_holds_quote else Side.BUY
-            reason = "exit"
-        else:
+            self._sat_out = None
+        if not wants_out:
+            if self.in_position:
+                await self._give_back("exit")
+            else:
+                self.scale.reset()  # flat (a refused entry leaves no position): the next entry is a first one
             return
+        if self.ledger.holder_holds_quote:
+            if not self.scale.may_enter(self.candle_count, signalled=self.signal > 0):
+                return
+            budget = self.scale.budget(self.allocation, self.target, self.ledger.committed)
+        elif self.in_position:
+            return
+        else:
+            budget = self.allocation - self.ledger.committed
+        amount = spend_amount(self.market, self.ledger, budget, self.last_candle.close,
+                              self.template.evaluation.spread)
+        if amount > 0:
+            await self.send_order(Side.BUY if self.ledger.holder_holds_quote else Side.SELL, amount,
+                                  reason="entry" if self.scale.entries == 0 else "add-on")
+            self.scale.entered(self.candle_count)
+
+    async def _give_back(self, reason: str) -> None:
+        side, amount = self.close_order()
         if amount > 0:
             await self.send_order(side, amount, reason=reason)
-
-    def _price_with_costs(self) -> Decimal:
-        assert self.last_candle is not None
-        spread = Decimal(str(self.template.evaluation.spread))
-        return Decimal(repr(self.last_candle.close)) * (1 + spread) * (1 + Decimal(self.market.taker_fee)) * (
-            1 + SIZING_MARGIN)
-
-    def _round_amount(self, amount: Decimal) -> Decimal:
-        """Round down to the market's precision; 0 when below its minimums (an order it would refuse)."""
-        step = Decimal(1).scaleb(-self.market.amount_decimals)
-        amount = amount.quantize(step, rounding=ROUND_DOWN)
-        assert self.last_candle is not None
-        if amount < Decimal(self.market.min_amount):
-            return Decimal(0)
-        if amount * Decimal(repr(self.last_candle.close)) < Decimal(self.market.min_cost):
-            return Decimal(0)
-        return amount
-
-    def _entry_amount(self) -> Decimal:
-        budget = self.allocation - self.ledger.committed
-        if self.ledger.holder_holds_quote:
-            return self._round_amount(budget / self._price_with_costs())
-        return self._round_amount(budget)
 
     def _exit_amount(self) -> Decimal:
         if self.last_candle is None:
             return Decimal(0)
-        if self.ledger.holder_holds_quote:
-            return self._round_amount(self.ledger.acquired)
-        return self._round_amount(self.ledger.acquired / self._price_with_costs())
+        return give_back_amount(self.market, self.ledger, self.last_candle.close, self.template.evaluation.spread)
 
     async def send_order(self, side: Side, amount: Decimal, *, reason: str, price: Decimal | None = None) -> str:
         """Ask the desk for an order under this trader's approval; returns its client id."""
         client_id = f"{self.name}-{self.runtime.run_id}-{next(self._seq)}"
-        stop_loss, take_profit = self._exits() if reason == "entry" else (None, None)
+        stop_loss, take_profit = self._exits() if reason in ("entry", "add-on") else (None, None)
         request = OrderRequest(ts=self.runtime.now_ms(), client_id=client_id, trader=self.name, pair=self.market.pair,
                                side=side, order_type=OrderType.LIMIT if price else OrderType.MARKET, amount=amount,
                                price=price, approval=self.approval, reason=reason, stop_loss=stop_loss,
@@ -335,16 +372,10 @@ class Trader(Actor):
         return client_id
 
     def _exits(self) -> tuple[Decimal | None, Decimal | None]:
-        """The template's stop-loss and take-profit prices around the last close, for a long entry."""
-        exits = self.template.exits
+        """The stop-loss and take-profit prices around the last close, for a long entry."""
         if not self.ledger.holder_holds_quote or self.last_candle is None:
             return None, None
-        close, step = Decimal(repr(self.last_candle.close)), Decimal(1).scaleb(-self.market.price_decimals)
-
-        def at(fraction: float | None, sign: int) -> Decimal | None:
-            return None if fraction is None else (close * (1 + sign * Decimal(repr(fraction)))).quantize(step)
-
-        return at(exits.stop_loss, -1), at(exits.take_profit, 1)
+        return exit_prices(self.market, self.last_candle.close, self.exits)
 
     async def manual_order(self, side: Side, amount: Decimal, price: Decimal | None, *,
                            reason: str) -> Order | OrderRefused:
@@ -369,8 +400,14 @@ class Trader(Actor):
 
     async def _on_fill(self, fill: Fill) -> None:
         pnl = self.ledger.apply(fill)
-        if fill.client_id not in self.open_orders and not self.in_position:
-            self._sat_out_target = self.target  # stopped out (or taken profit): wait for the next signal
+        self.fills += 1
+        if self.ledger.spends(fill.side):
+            self.trailing.entered(fill.price)
+        if not self.in_position:
+            self.trailing.reset()
+            self.scale.reset()
+            if fill.client_id not in self.open_orders:
+                self._sat_out = self._wants_out()  # stopped out (or taken profit): wait for the next signal
         self.log.info("position", holds=f"{self.ledger.acquired} {self.ledger.other}",
                       realized=f"{pnl:.8f} {self.ledger.asset}", total_realized=f"{self.ledger.realized:.8f}")
         await self.runtime.bus.publish(Topic.POSITIONS, self.position())
@@ -378,3 +415,11 @@ class Trader(Actor):
     def position(self) -> Position:
         return Position(ts=self.runtime.now_ms(), trader=self.name, pair=self.market.pair, asset=self.ledger.other,
                         amount=self.ledger.acquired, realized_pnl=self.ledger.realized, pnl_asset=self.ledger.asset)
+
+    def outcome(self) -> tuple[float, int] | None:
+        """This life's result as a fraction of the allocation (realized, plus what the position would fetch at the
+        last close as a taker) and its number of fills; None when it never traded."""
+        if not self.fills or not self.allocation or self.last_candle is None:
+            return None
+        pnl = ledger_pnl(self.ledger, self.market, Decimal(repr(self.last_candle.close)))
+        return float(pnl / self.allocation), self.fills

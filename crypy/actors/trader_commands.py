@@ -37,7 +37,7 @@ async def status(session: Session) -> Pairs:
         ("simulated return", f"{proposal.metrics['total_return']:.2%}" if proposal else "-"),
         ("allocation", f"{plain(trader.allocation)} {trader.ledger.asset}"),
         ("approval", trader.approval.id if trader.approval else "-"),
-        ("target", "-" if trader.target is None else ("base" if trader.target else "quote")),
+        ("target", "-" if trader.target is None else f"{trader.target:g} ({trader.market.base} exposure)"),
         ("in position", "yes" if trader.in_position else "no"),
         ("open orders", len(trader.open_orders)),
         ("last close", f"{last.close} ({format_utc(last.ts)} candle)" if last else "-"),

@@ -50,8 +50,9 @@ async def evaluate(session: Session) -> Pairs:
         raise CommandError("the desk did not send the history") from None
     if best is None:
         raise CommandError("not enough history to evaluate any strategy")
-    name, params, metrics = best
-    return Pairs([("strategy", name), ("params", params), *((k, round(v, 6)) for k, v in metrics.items())])
+    return Pairs([("strategy", best.strategy), ("params", best.params),
+                  ("exits", {k: v for k, v in best.exits.items() if v is not None}),
+                  *((k, round(v, 6)) for k, v in best.metrics.items())])
 
 
 async def _order(session: Session, side: Side, amount: Decimal, price: Decimal | None) -> Message:

@@ -3,11 +3,12 @@
 from .evaluation import Metrics, evaluate_grid, simulate
 from .indicators import INDICATORS, Indicator, Rolling, RollingMean, get_indicator, sma
 from .registry import ENTRY_POINT_GROUP, REGISTRY, load_strategy, strategy_class, strategy_names
-from .sma_crossover import SmaCrossover
-from .strategy import LiveStrategy, Strategy, WindowLive, int_param
+from .strategies import BollingerReversion, DonchianBreakout, OpeningRangeBreakout, RsiReversion, SmaCrossover
+from .strategy import Candles, ExitRules, Feature, LiveStrategy, Strategy
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "REGISTRY", "INDICATORS", "Indicator", "LiveStrategy", "Metrics", "Rolling",
-    "RollingMean", "SmaCrossover", "Strategy", "WindowLive", "evaluate_grid", "get_indicator", "int_param",
-    "load_strategy", "simulate", "sma", "strategy_class", "strategy_names",
+    "ENTRY_POINT_GROUP", "REGISTRY", "INDICATORS", "BollingerReversion", "Candles", "DonchianBreakout",
+    "ExitRules", "Feature", "Indicator", "LiveStrategy", "Metrics", "OpeningRangeBreakout", "Rolling",
+    "RollingMean", "RsiReversion", "SmaCrossover", "Strategy", "evaluate_grid", "get_indicator", "load_strategy",
+    "simulate", "sma", "strategy_class", "strategy_names",
 ]

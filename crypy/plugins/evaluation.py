@@ -2,11 +2,19 @@
 
 Execution rule (no look-ahead): the target decided at candle ``i``'s close is traded by a market order filled at
 candle ``i + 1``'s open, half a spread worse than that open, less a taker fee on the notional; a decision on the
-last candle has no next open and is not traded. Positions follow the target's level: the holder is "in position"
-(away from its own asset) while the target says so, from the first decision after warmup on. Optional stop-loss,
-take-profit and trailing-stop exits (``exits_model``) can end a position earlier, inside a candle, half a spread
-worse than their trigger and less the fee; the holder then stays out until the target leaves and re-enters the
-position (a new entry signal), rather than buying straight back into the move that stopped it out.
+last candle has no next open and is not traded. Targets are the strategy's exposure to the base asset in [0, 1], a
+signal strength. A holder of quote is "in position" (away from its own asset) with ``targets[i]`` of its equity. A
+holder of base acts on direction only, away with all of it while the target is 0 and not at all otherwise: the
+strength sizes a long position in base and says nothing about how much base to sell when the strategy wants none.
+
+A round trip starts when the away fraction leaves 0, from the first decision after warmup on, and ends when it
+returns to 0. Its size ``s`` is the away fraction decided at its entry, all of it entered at the entry fill: live
+trading scales into a position separately, so changes of the strength within the trip do not resize it here. Over
+the trip the equity is ``E0 * ((1 - s) + s * V)``, ``V`` the running value of the same trip at full size; fees and
+spread thus fall on the ``s`` part only. Optional stop-loss, take-profit and trailing-stop exits (``exits_model``)
+can end a trip earlier, inside a candle, half a spread worse than their trigger and less the fee; the holder then
+stays out until the away fraction returns to 0 and leaves it again (a new entry signal), rather than buying straight
+back into the move that stopped it out.
 
 A holder of the base asset is the quote holder's mirror image: valued in base, quote is priced ``1 / close``,
 selling base at the bid buys quote at ``1 / bid``, and buying base back at the ask sells quote at ``1 / ask``.
@@ -22,7 +30,7 @@ import numpy as np
 
 from .exits_model import REASONS, first_exits
 from .metrics import Metrics, compute_metrics
-from .strategy import Strategy
+from .strategy import Candles, Strategy
 
 __all__ = ["Metrics", "TradeLog", "evaluate_grid", "simulate", "simulate_trades"]
 
@@ -36,13 +44,15 @@ class TradeLog:
     Indices are candles: the entry fills at ``entry_index``'s open; the exit fills at ``exit_index``'s open (a
     signal), inside it (an exit order) or at its close (``end``: still open, marked at the last close). Prices are
     the pair's (quote per base) fill prices, spread included and fee excluded; ``returns`` are in the holder's
-    asset, fees included (see ``Metrics``).
+    asset, fees included (see ``Metrics``). ``size`` is the share of the holder's equity a trip put at stake (the
+    strength decided at its entry; 1 for a holder of base), so ``returns`` are scaled by it.
     """
 
     entry_index: np.ndarray
     exit_index: np.ndarray
     entry_price: np.ndarray
     exit_price: np.ndarray
+    size: np.ndarray
     returns: np.ndarray
     reason_codes: np.ndarray
 
@@ -59,6 +69,42 @@ def _checked(name: str, value: float | None) -> float | None:
     if value is not None and not 0 < value < 1:
         raise ValueError(f"{name} must be a fraction in (0, 1), got {value}")
     return value
+
+
+def _check_targets(targets: np.ndarray, first: int) -> None:
+    """Targets from ``first`` (the first decision) on must be exposures in [0, 1]: NaN or a value out of range
+    would silently size trips wrong."""
+    view = targets[first:]
+    if view.size == 0 or (view.min() >= 0 and view.max() <= 1):
+        return
+    bad = first + int(np.flatnonzero(~((view >= 0) & (view <= 1)))[0])
+    raise ValueError(f"targets must be finite and in [0, 1] from index {first} (warmup - 1) on, got {targets[bad]} "
+                     f"at index {bad}")
+
+
+def _scale_trips(growth: np.ndarray, first: np.ndarray, last: np.ndarray, size: np.ndarray) -> None:
+    """Rewrite, in place, the growth of candles ``first[t]..last[t]`` (the trips' spans) so that each trip has only
+    ``size[t]`` of the equity at stake: ``(1 - s) + s * V`` times the equity before it, ``V`` its full-size value."""
+    lengths = last - first + 1
+    starts = np.cumsum(lengths) - lengths
+    candle = np.arange(lengths.sum()) + np.repeat(first - starts, lengths)
+    step = growth[candle]
+    # V is one cumulative product over all the trips, restarted at each start by dividing by its value before it;
+    # each trip's first step is also divided by the previous trip's total, so that the product stays near 1 and
+    # cannot under- or overflow over thousands of trips
+    totals = np.multiply.reduceat(step, starts)
+    step[starts[1:]] /= totals[:-1]
+    value = np.cumprod(step)
+    restart = np.ones(first.shape)
+    restart[1:] = value[starts[1:] - 1] / totals[:-1]
+    value /= np.repeat(restart, lengths)
+    stake = np.repeat(size, lengths)
+    scaled = stake * value
+    scaled += 1 - stake
+    previous = np.empty_like(scaled)
+    previous[1:] = scaled[:-1]
+    previous[starts] = 1.0
+    growth[candle] = scaled / previous
 
 
 def simulate_trades(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *, fee: float, spread: float,
@@ -82,8 +128,10 @@ def simulate_trades(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *
     if armed and (high is None or low is None):
         raise ValueError("stop_loss, take_profit and trailing_stop need the candles' high and low")
 
-    want = targets == (1 if holder_holds_quote else 0)  # after candle i: be away from the holder's asset
-    want[:max(warmup - 1, 0)] = False
+    first = max(warmup - 1, 0)
+    _check_targets(targets, first)
+    want = targets > 0 if holder_holds_quote else targets == 0  # after candle i: be away from the holder's asset
+    want[:first] = False
     held = np.zeros(count, dtype=bool)
     held[1:] = want[:-1]  # decided at close i, filled at open i + 1
     before = np.concatenate(([False], held[:-1]))
@@ -91,6 +139,7 @@ def simulate_trades(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *
     lasts = np.flatnonzero(before & ~held) - 1
     if lasts.shape[0] < entries.shape[0]:
         lasts = np.append(lasts, count - 1)
+    sizes = targets[entries - 1].astype(np.float64) if holder_holds_quote else np.ones(entries.shape)
 
     # fill prices in the pair's terms (quote per base) at the entries' and the signal exits' opens
     half = spread / 2
@@ -122,18 +171,22 @@ def simulate_trades(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *
     at = exit_at[cut]
     exit_fill = level[cut] * (1 - half) if holder_holds_quote else level[cut] / (1 + half)
     growth[at] *= (1 - fee) * exit_fill / mark[at]  # the candle ends at the exit's proceeds, not at its close
+    exit_index = np.where(cut, exit_at, np.minimum(lasts + 1, count - 1))
+    partial = sizes < 1
+    if partial.any():  # full-size trips keep their growth untouched, so 0/1 targets give the same bits as ever
+        _scale_trips(growth, entries[partial], exit_index[partial], sizes[partial])
     equity = start_value * np.cumprod(growth)
 
     open_at_end = ~cut & ~signal
     reason[open_at_end] = _END
-    exit_index = np.where(cut, exit_at, np.minimum(lasts + 1, count - 1))
     exit_price = np.full(entries.shape, close[-1])
     exit_price[signal] = signal_price
     exit_price[cut] = exit_fill if holder_holds_quote else 1 / exit_fill
     returns = equity[exit_index] / equity[entries - 1] - 1
     trades = TradeLog(entry_index=entries, exit_index=exit_index, entry_price=entry_price, exit_price=exit_price,
-                      returns=returns, reason_codes=reason)
-    metrics = compute_metrics(equity, growth, np.count_nonzero(held) / count, returns, start_value=start_value,
+                      size=sizes, returns=returns, reason_codes=reason)
+    held_candles = np.where(cut, exit_at, lasts) - entries + 1
+    metrics = compute_metrics(equity, growth, float(sizes @ held_candles) / count, returns, start_value=start_value,
                               periods_per_year=periods_per_year)
     return metrics, trades
 
@@ -142,7 +195,8 @@ def simulate(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *, fee: 
              holder_holds_quote: bool, start_value: float = 1.0, warmup: int = 0, high: np.ndarray | None = None,
              low: np.ndarray | None = None, stop_loss: float | None = None, take_profit: float | None = None,
              trailing_stop: float | None = None, periods_per_year: float = 1.0) -> Metrics:
-    """Run ``targets`` over the candles; ``targets[:warmup - 1]`` carry no view and are ignored. Exits are
+    """Run ``targets`` (exposures to base in [0, 1]) over the candles; ``targets[:warmup - 1]`` carry no view and
+    are ignored (NaN allowed), the rest must be finite and in range (``ValueError`` otherwise). Exits are
     fractions of the entry price in the holder's valuation and need ``high`` and ``low``; ``periods_per_year``
     annualises Sharpe and Sortino (see ``metrics.periods_per_year``)."""
     return simulate_trades(open_, close, targets, fee=fee, spread=spread, holder_holds_quote=holder_holds_quote,
@@ -150,9 +204,8 @@ def simulate(open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *, fee: 
                            take_profit=take_profit, trailing_stop=trailing_stop, periods_per_year=periods_per_year)[0]
 
 
-def evaluate_grid(strategy_cls: type[Strategy], grid: Iterable[Mapping[str, float]], open_: np.ndarray,
-                  close: np.ndarray, *, fee: float, spread: float, holder_holds_quote: bool,
-                  start_value: float = 1.0, high: np.ndarray | None = None, low: np.ndarray | None = None,
+def evaluate_grid(strategy_cls: type[Strategy], grid: Iterable[Mapping[str, float]], candles: Candles, *,
+                  fee: float, spread: float, holder_holds_quote: bool, start_value: float = 1.0,
                   stop_loss: float | None = None, take_profit: float | None = None,
                   trailing_stop: float | None = None,
                   periods_per_year: float = 1.0) -> list[tuple[dict[str, int | float], Metrics]]:
@@ -161,9 +214,9 @@ def evaluate_grid(strategy_cls: type[Strategy], grid: Iterable[Mapping[str, floa
     results = []
     for params in grid:
         strategy = strategy_cls(**params)
-        metrics = simulate(open_, close, strategy.targets(close), fee=fee, spread=spread,
+        metrics = simulate(candles.open, candles.close, strategy.targets(candles), fee=fee, spread=spread,
                            holder_holds_quote=holder_holds_quote, start_value=start_value, warmup=strategy.warmup,
-                           high=high, low=low, stop_loss=stop_loss, take_profit=take_profit,
+                           high=candles.high, low=candles.low, stop_loss=stop_loss, take_profit=take_profit,
                            trailing_stop=trailing_stop, periods_per_year=periods_per_year)
         results.append((strategy.params, metrics))
     return sorted(results, key=lambda result: (-result[1].total_return, result[1].max_drawdown, result[1].trades))

@@ -33,7 +33,9 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
       square of the negative returns, target 0) of the equity curve's per-candle returns, every candle counted
       (flat ones give 0), population moments, risk-free rate 0, times ``sqrt(periods_per_year)``: per candle when
       that is 1, yearly with ``periods_per_year(timeframe)``.
-    - ``exposure``: share of candles during which a position was held (an exit candle counts).
+    - ``exposure``: time-weighted share of the equity away from the holder's asset: each candle a position was
+      held (an exit candle counts) adds its trip's size, over the number of candles; with full-size trips only,
+      the share of candles in position.
     """
 
     total_return: float
@@ -61,8 +63,8 @@ def periods_per_year(timeframe: str) -> float:
 
 def compute_metrics(equity: np.ndarray, growth: np.ndarray, exposure: float, trade_returns: np.ndarray, *,
                     start_value: float, periods_per_year: float = 1.0) -> Metrics:
-    """Metrics of an equity curve (value after each candle, ``growth`` its ratio to the one before), the share
-    of candles in position and the round-trip returns."""
+    """Metrics of an equity curve (value after each candle, ``growth`` its ratio to the one before), its
+    ``exposure`` (as in ``Metrics``) and the round-trip returns."""
     curve = np.concatenate(([start_value], equity))
     max_drawdown = float((1 - curve / np.maximum.accumulate(curve)).max())
     total_return = float(equity[-1] / start_value - 1)

@@ -1,9 +1,10 @@
-"""Strategies by name, from wherever they come: crypy's own, installed packages, and plugin folders.
+"""Strategies and indicators by name, from wherever they come: crypy's own, installed packages, plugin folders.
 
-Built-in strategies are registered exactly as a third-party package registers its own: an entry point in the
-``crypy.strategies`` group (``name = "package.module:StrategyClass"``). A folder of ``*.py`` files named in a
-template adds the strategies those files define. A plugin that fails to import, or that is not a ``Strategy``,
-is reported with its name and error and skipped: one broken plugin never stops an actor, nor the others.
+Built-ins are registered exactly as a third-party package registers its own: an entry point in the
+``crypy.strategies`` or ``crypy.indicators`` group (``name = "package.module:Class"``). A folder of ``*.py``
+files adds the strategies or indicators those files define. A plugin that fails to import, or that is not a
+concrete subclass of the kind's base class, is reported with its name and error and skipped: one broken plugin
+never stops an actor, nor the others.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import structlog
 
+from .indicators.base import Indicator
 from .strategy import Strategy
 
 ENTRY_POINT_GROUP = "crypy.strategies"
+INDICATOR_ENTRY_POINT_GROUP = "crypy.indicators"
 
 log = structlog.get_logger("crypy.plugins")
+
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
@@ -35,18 +41,27 @@ class PluginError:
 
 
 @dataclass
-class StrategyRegistry:
-    """Every known strategy class by name, with where it came from."""
+class PluginRegistry(Generic[P]):
+    """Every known subclass of ``base`` by name, with where it came from; ``kind`` names them in errors."""
 
-    classes: dict[str, type[Strategy]] = field(default_factory=dict)
+    group: str
+    base: type[P]
+    kind: str
+    classes: dict[str, type[P]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     errors: list[PluginError] = field(default_factory=list)
     _entry_points_loaded: bool = False
     _folders: set[Path] = field(default_factory=set)
 
+    @property
+    def kinds(self) -> str:
+        return self.kind[:-1] + "ies" if self.kind.endswith("y") else self.kind + "s"
+
     def _add(self, name: str, cls: object, source: str) -> None:
-        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-            self._fail(name, source, f"{cls!r} is not a crypy Strategy subclass")
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            self._fail(name, source, f"{cls!r} is not a crypy {self.base.__name__} subclass")
+        elif inspect.isabstract(cls):
+            self._fail(name, source, f"{cls!r} is abstract")
         elif name in self.classes and self.classes[name] is not cls:
             self._fail(name, source, f"the name is taken by {self.sources[name]}")
         else:
@@ -54,14 +69,14 @@ class StrategyRegistry:
 
     def _fail(self, name: str, source: str, error: str) -> None:
         self.errors.append(PluginError(name, source, error))
-        log.error("plugin skipped", plugin=name, source=source, error=error)
+        log.error("plugin skipped", kind=self.kind, plugin=name, source=source, error=error)
 
     def load_entry_points(self) -> None:
-        """Installed strategies (crypy's own among them), once."""
+        """The installed plugins of the group (crypy's own among them), once."""
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        for ep in sorted(entry_points(group=self.group), key=lambda ep: ep.name):
             try:
                 cls = ep.load()
             except Exception as exc:  # a plugin's import may raise anything; report it and go on
@@ -70,7 +85,7 @@ class StrategyRegistry:
             self._add(ep.name, cls, f"entry point {ep.value}")
 
     def load_folder(self, folder: Path) -> None:
-        """The strategies defined by the ``*.py`` files of ``folder`` (each file imported once)."""
+        """The plugins defined by the ``*.py`` files of ``folder`` (each file imported once)."""
         folder = folder.resolve()
         if folder in self._folders:
             return
@@ -92,16 +107,36 @@ class StrategyRegistry:
                 self._fail(path.stem, str(path), f"{type(exc).__name__}: {exc}")
                 continue
             for _, cls in inspect.getmembers(module, inspect.isclass):
-                if issubclass(cls, Strategy) and cls.__module__ == module_name and not inspect.isabstract(cls):
+                if issubclass(cls, self.base) and cls.__module__ == module_name and not inspect.isabstract(cls):
                     self._add(getattr(cls, "name", cls.__name__), cls, str(path))
 
     def names(self) -> list[str]:
         self.load_entry_points()
         return sorted(self.classes)
 
+    def lookup(self, name: str) -> type[P]:
+        """The class registered as ``name``; the error names the known ones (and a broken one's error)."""
+        self.load_entry_points()
+        if name in self.classes:
+            return self.classes[name]
+        broken = [e for e in self.errors if e.name == name]
+        if broken:
+            raise ValueError(f"{self.kind} {name!r} is broken ({broken[-1].source}): {broken[-1].error}")
+        raise ValueError(f"unknown {self.kind} {name!r}; known {self.kinds}: {', '.join(self.names())}")
+
+
+class StrategyRegistry(PluginRegistry[Strategy]):
+    """The strategies' registry: entry points of ``crypy.strategies`` and folders of ``Strategy`` subclasses."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_POINT_GROUP, Strategy, "strategy")
+
 
 REGISTRY = StrategyRegistry()
 """The process's strategies: entry points on first use, plugin folders as templates name them."""
+
+INDICATOR_REGISTRY: PluginRegistry[Indicator] = PluginRegistry(INDICATOR_ENTRY_POINT_GROUP, Indicator, "indicator")
+"""The process's indicators: entry points on first use, plugin folders as they are named."""
 
 
 def strategy_names() -> list[str]:
@@ -111,13 +146,7 @@ def strategy_names() -> list[str]:
 
 def strategy_class(name: str) -> type[Strategy]:
     """The class registered as ``name``; the error names the known strategies (and a broken one's error)."""
-    REGISTRY.load_entry_points()
-    if name in REGISTRY.classes:
-        return REGISTRY.classes[name]
-    broken = [e for e in REGISTRY.errors if e.name == name]
-    if broken:
-        raise ValueError(f"strategy {name!r} is broken ({broken[-1].source}): {broken[-1].error}")
-    raise ValueError(f"unknown strategy {name!r}; known strategies: {', '.join(strategy_names())}")
+    return REGISTRY.lookup(name)
 
 
 def strategy_params(cls: type[Strategy]) -> dict[str, object]:

@@ -1,13 +1,16 @@
 """Indicators by name, each in two forms that give the same values: vectorized over a history with numpy
 (``compute``), and incremental for live use (``live().update`` per closed candle).
 
-``INDICATORS`` maps each lowercase name to its class; ``load_indicator("macd", {"fast": 8})`` builds one with
-validated parameters. ``sma``, ``Rolling`` and ``RollingMean`` are the plain one-series helpers strategies use.
+Names come from ``registry.INDICATOR_REGISTRY``: crypy's own indicators are entry points of the
+``crypy.indicators`` group, like a third-party package's. ``load_indicator("macd", {"fast": 8})`` builds one with
+validated parameters; ``INDICATORS`` is a read-only view of the registry for code that indexes it like a dict.
+``sma``, ``Rolling`` and ``RollingMean`` are the plain one-series helpers strategies use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from .bands import ATR, Bollinger, Donchian, Range
 from .base import Indicator, LiveIndicator, Number
@@ -16,18 +19,37 @@ from .oscillators import MACD, RSI
 from .stats import LinregSlope, Volatility
 from .volume import VWAP
 
-INDICATORS: dict[str, type[Indicator]] = {
-    cls.name: cls for cls in (SMA, EMA, WMA, RSI, MACD, Bollinger, ATR, Donchian, VWAP, Volatility, LinregSlope,
-                              Range)
-}
+if TYPE_CHECKING:
+    from ..registry import PluginRegistry
+
+
+def _registry() -> PluginRegistry[Indicator]:
+    """Imported on use, not with this package: the registry imports ``.base`` from here."""
+    from ..registry import INDICATOR_REGISTRY
+
+    INDICATOR_REGISTRY.load_entry_points()
+    return INDICATOR_REGISTRY
+
+
+class _RegisteredIndicators(Mapping[str, type[Indicator]]):
+    """The registry's indicators by name, sorted: a view, so folder plugins show up once loaded."""
+
+    def __getitem__(self, name: str) -> type[Indicator]:
+        return _registry().classes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_registry().names())
+
+    def __len__(self) -> int:
+        return len(_registry().classes)
+
+
+INDICATORS: Mapping[str, type[Indicator]] = _RegisteredIndicators()
 
 
 def indicator_class(name: str) -> type[Indicator]:
-    """The indicator class registered as ``name``; the error lists the known names."""
-    try:
-        return INDICATORS[name]
-    except KeyError:
-        raise ValueError(f"unknown indicator {name!r}; known: {', '.join(sorted(INDICATORS))}") from None
+    """The indicator class registered as ``name``; the error names the known ones (and a broken one's error)."""
+    return _registry().lookup(name)
 
 
 get_indicator = indicator_class  # the name strategies used before the registry held classes
