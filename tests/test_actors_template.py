@@ -16,7 +16,8 @@ def test_the_shipped_templates_load() -> None:
     templates = load_templates()
     assert templates.desk.market_data.timeframe == "15m"
     assert templates.holder.criteria.min_return == 0.0
-    assert [s.name for s in templates.trader.strategies] == ["sma_crossover"]
+    assert [s.name for s in templates.trader.strategies] == ["sma_crossover", "rsi_reversion", "bollinger_reversion",
+                                                          "donchian_breakout", "opening_range_breakout"]
     assert {"fast": 10, "slow": 30} in templates.trader.strategies[0].grid
     assert (default_template_dir() / "desk.toml").is_file()
 

@@ -3,6 +3,7 @@ watched by the desk, one cancelling the other, and the trader's own exit cancell
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,7 +25,9 @@ take_profit = 0.003
 
 @pytest.mark.parametrize("in_process", [False, True], ids=["through-ccxt", "in-process"])
 async def test_exits_are_linked_to_their_entry_one_cancels_the_other(tmp_path: Path, in_process: bool) -> None:
-    templates = eager_templates_with(tmp_path / "templates", trader=EXITS)
+    templates = eager_templates_with(tmp_path / "templates")
+    trader = templates / "trader.toml"
+    trader.write_text(re.sub(r"\[exits\][^\[]*", EXITS.lstrip(), trader.read_text()))  # instead of the eager ones
     options = SimOptions(speed=36_000.0, db=tmp_path / "journal.db", repl_port=0, template_dir=templates,
                          in_process=in_process)
     async with open_sim_system(options) as (system, sim):

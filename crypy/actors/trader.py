@@ -49,11 +49,12 @@ from .runtime import Runtime
 from .template import TraderTemplate
 from .trader_commands import TRADER_COMMANDS
 from .trader_evaluation import Evaluated, evaluate_strategies
-from .trader_sizing import ScaleIn, TrailingStop, exit_prices, give_back_amount, spend_amount
+from .trader_sizing import SIZING_MARGIN, ScaleIn, TrailingStop, exit_prices, give_back_amount, spend_amount
 
 HISTORY_TIMEOUT = 30.0
 MANUAL_ORDER_TIMEOUT = 10.0
 HOUR_MS = 3_600_000
+REMAINDER_SHARE = 3 * SIZING_MARGIN
 
 
 class Trader(Actor):
@@ -326,7 +327,7 @@ class Trader(Actor):
                 return
             self._sat_out = None
         if not wants_out:
-            if self.in_position:
+            if self.in_position and not self._remainder_only():
                 await self._give_back("exit")
             else:
                 self.scale.reset()  # flat (a refused entry leaves no position): the next entry is a first one
@@ -335,7 +336,7 @@ class Trader(Actor):
             if not self.scale.may_enter(self.candle_count, signalled=self.signal > 0):
                 return
             budget = self.scale.budget(self.allocation, self.target, self.ledger.committed)
-        elif self.in_position:
+        elif self.in_position and not self._remainder_only():
             return
         else:
             budget = self.allocation - self.ledger.committed
@@ -345,6 +346,12 @@ class Trader(Actor):
             await self.send_order(Side.BUY if self.ledger.holder_holds_quote else Side.SELL, amount,
                                   reason="entry" if self.scale.entries == 0 else "add-on")
             self.scale.entered(self.candle_count)
+
+    def _remainder_only(self) -> bool:
+        """A base holder's exit buys back with all its quote, sized with a margin, so it leaves a little quote
+        behind: a remainder that small is not chased with another market order, whose price could move past the
+        margin and spend quote currency the trader does not have."""
+        return not self.ledger.holder_holds_quote and self.ledger.committed < REMAINDER_SHARE * self.allocation
 
     async def _give_back(self, reason: str) -> None:
         side, amount = self.close_order()
