@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from crypy.plugins.candle_transforms import Brick, Renko, heikin_ashi, renko, resample
+from crypy.plugins.candle_transforms import Brick, Renko, Timeframes, heikin_ashi, renko, resample
 from crypy.protocols import Candle
 from crypy.simulator import load_candles
 
@@ -120,3 +120,19 @@ def test_resample_drops_incomplete_groups_and_refuses_bad_input() -> None:
         resample([candle(0, 1, timeframe="15m")], "15m")
     with pytest.raises(ValueError, match="does not follow"):
         resample([candle(300_000, 1), candle(0, 1)], "15m")
+
+
+def test_higher_timeframes_come_first_and_equal_resampling_each_alone() -> None:
+    five = real("kraken_BTCUSD_5m.csv.gz")[:3000]
+    timeframes = Timeframes(["15m", "1h", "4h"])
+    stream = [c for candle in five for c in timeframes.update(candle)]
+    assert [c for c in stream if c.timeframe == "5m"] == five
+    for timeframe in ("15m", "1h", "4h"):
+        assert [c for c in stream if c.timeframe == timeframe] == resample(five, timeframe)
+    position = {(c.timeframe, c.ts): i for i, c in enumerate(stream)}
+    closing = [c for c in stream if c.timeframe == "4h"]
+    assert len(closing) > 5
+    for higher in closing:  # the 5m candle that closes a 4h span follows the 4h, 1h and 15m candles it closes
+        hour, quarter = higher.ts + 3 * 3_600_000, higher.ts + 3 * 3_600_000 + 2_700_000
+        assert position[("4h", higher.ts)] < position[("1h", hour)] < position[("15m", quarter)] \
+            < position[("5m", quarter + 600_000)]

@@ -128,6 +128,23 @@ class Resampler:
                       volume=sum(c.volume for c in group))
 
 
+class Timeframes:
+    """Several higher timeframes built from one stream of lower candles, handed out higher first.
+
+    When a lower candle completes a 4h and a 1h candle, ``update`` returns ``[4h, 1h, lower]``: whoever reads the
+    lower candle has already seen the higher ones it closes, so a decision on the lower timeframe never uses a
+    higher-timeframe value older than the data it is deciding on.
+    """
+
+    def __init__(self, timeframes: Iterable[str]) -> None:
+        ordered = sorted(set(timeframes), key=timeframe_ms, reverse=True)
+        self._resamplers = [Resampler(timeframe) for timeframe in ordered]
+
+    def update(self, candle: Candle) -> list[Candle]:
+        completed = [higher for r in self._resamplers if (higher := r.update(candle)) is not None]
+        return [*completed, candle]
+
+
 def resample(candles: Iterable[Candle], timeframe: str) -> list[Candle]:
     """The complete ``timeframe`` candles of a history of lower ones."""
     resampler = Resampler(timeframe)
