@@ -37,10 +37,10 @@ from .actor import Actor
 from .bus import Subscription, Topic
 from .holder_commands import HOLDER_COMMANDS
 from .ledger import CapitalLedger
-from .outcomes import OutcomeBook
+from .outcomes import LifeOutcome, OutcomeBook
 from .runtime import Runtime
 from .sub_ledger import ASSET_DECIMALS, SubLedger
-from .template import Templates, TraderTemplate
+from .template import Outcome, Templates, TraderTemplate
 from .template_memory import usable_strategies
 from .trader import Trader
 
@@ -181,7 +181,8 @@ class Holder(Actor):
         other = market.base if self.asset == market.quote else market.quote
         if other in self.diverted and not by_human:
             return f"the desk diverts capital from {other}: its recent outcomes lost"
-        template = usable_strategies(self.template, self.templates.trader_for(market.pair))
+        holder = msgspec.structs.replace(self.template, criteria=self.criteria)  # as ``set criterion`` left it
+        template = usable_strategies(holder, self.templates.trader_for(market.pair))
         if not template.strategies:
             return "no strategy of the trader template is allowed by the holder's criteria"
         return template
@@ -226,8 +227,17 @@ class Holder(Actor):
     async def _follow_lives(self, sub: Subscription) -> None:
         with sub:
             async for event in sub:
-                if isinstance(event, ActorStopped):
-                    await self.outcomes.ended(event.name, self.runtime.now_ms())
+                if isinstance(event, ActorStopped) and (
+                        outcome := await self.outcomes.ended(event.name, self.runtime.now_ms())):
+                    self._remember(outcome)
+
+    def _remember(self, outcome: LifeOutcome) -> None:
+        """The traders created from now on learn from this outcome too, not only the next run's."""
+        memory = self.template.memory
+        record = Outcome(trader=outcome.trader, pair=outcome.pair, strategy=outcome.strategy, result=outcome.result,
+                         params=outcome.params, ts=self.runtime.now_ms())
+        self.template = msgspec.structs.replace(
+            self.template, memory=msgspec.structs.replace(memory, outcomes=[*memory.outcomes, record]))
 
     async def _follow_risk(self, sub: Subscription) -> None:
         with sub:
