@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import sys
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +37,23 @@ def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"not a TCP port: {text}")
+    return value
+
+
+def _ratio(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _milliseconds(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
 
 
@@ -124,6 +143,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="directory for NAME.csv / NAME.parquet (created if missing)")
     export.add_argument("--table", action="append", choices=EXPORT_TABLES, metavar="NAME",
                         help=f"export only this table (repeatable; default: all): {', '.join(EXPORT_TABLES)}")
+
+    diff = commands.add_parser("diff", help="compare two runs' journals trade by trade and explain each difference "
+                                           "(exit 1 when they differ)")
+    diff.add_argument("run_a", type=Path, metavar="RUN_A", help="journal of the first run (e.g. a backtest)")
+    diff.add_argument("run_b", type=Path, metavar="RUN_B", help="journal of the second run (e.g. paper or live)")
+    diff.add_argument("--price-tolerance", type=_ratio, default=Decimal(0), metavar="X",
+                      help="relative difference of prices and fees to ignore, e.g. 0.001 = 0.1%% (default: exact)")
+    diff.add_argument("--time-tolerance-ms", type=_milliseconds, default=0, metavar="N",
+                      help="difference of trade times to ignore, in milliseconds (default: exact)")
+    diff.add_argument("--timeframe", default=None, metavar="TF",
+                      help="the runs' candle timeframe, e.g. 15m, to state timing differences in candles")
+    diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     data = commands.add_parser("data", help="the candle store: import candle or trade files, list what is stored")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
@@ -240,6 +271,18 @@ def _journal_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    """Exit 0 when the runs traded alike, 1 when they differ (2, through ``main``, for a file that is no journal)."""
+    from crypy.protocols import timeframe_ms
+    from crypy.reports.diff import diff_journals, render
+
+    frame = timeframe_ms(args.timeframe) if args.timeframe else None
+    result = diff_journals(args.run_a, args.run_b, price_tolerance=args.price_tolerance,
+                           time_tolerance_ms=args.time_tolerance_ms, timeframe_ms=frame)
+    print(json.dumps(result.to_json(), indent=2) if args.json else render(result))
+    return 1 if result.differences else 0
+
+
 def _data(args: argparse.Namespace) -> int:
     from crypy.repl.tables import format_table, format_utc
     from crypy.store.candle_import import read_candle_file
@@ -271,8 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, json=args.json_logs)
     handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "attach": _attach, "ps": _ps,
-                "strategies": _strategies, "indicators": _indicators, "journal": _journal_export, "data": _data,
-                "template": run_template}
+                "strategies": _strategies, "indicators": _indicators, "journal": _journal_export, "diff": _diff,
+                "data": _data, "template": run_template}
     try:
         try:
             return handlers[args.command](args)
