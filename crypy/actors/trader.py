@@ -49,12 +49,18 @@ from .runtime import Runtime
 from .template import TraderTemplate
 from .trader_commands import TRADER_COMMANDS
 from .trader_evaluation import Evaluated, evaluate_strategies
-from .trader_sizing import SIZING_MARGIN, ScaleIn, TrailingStop, exit_prices, give_back_amount, spend_amount
+from .trader_sizing import (
+    ScaleIn,
+    TrailingStop,
+    exit_prices,
+    give_back_amount,
+    only_a_remainder,
+    spend_amount,
+)
 
 HISTORY_TIMEOUT = 30.0
 MANUAL_ORDER_TIMEOUT = 10.0
 HOUR_MS = 3_600_000
-REMAINDER_SHARE = 3 * SIZING_MARGIN
 
 
 class Trader(Actor):
@@ -348,10 +354,7 @@ class Trader(Actor):
             self.scale.entered(self.candle_count)
 
     def _remainder_only(self) -> bool:
-        """A base holder's exit buys back with all its quote, sized with a margin, so it leaves a little quote
-        behind: a remainder that small is not chased with another market order, whose price could move past the
-        margin and spend quote currency the trader does not have."""
-        return not self.ledger.holder_holds_quote and self.ledger.committed < REMAINDER_SHARE * self.allocation
+        return only_a_remainder(self.ledger, self.allocation)
 
     async def _give_back(self, reason: str) -> None:
         side, amount = self.close_order()

@@ -53,6 +53,16 @@ def give_back_amount(market: MarketInfo, ledger: CapitalLedger, close: float, sp
     return round_amount(market, ledger.acquired / price_with_costs(close, spread, market.taker_fee), close)
 
 
+REMAINDER_SHARE = 3 * SIZING_MARGIN
+
+
+def only_a_remainder(ledger: CapitalLedger, allocation: Decimal) -> bool:
+    """A base holder's exit buys back with all its quote, sized with a margin, so it leaves a little quote behind: a
+    remainder that small is not chased with another market order, whose price could move past the margin and spend
+    quote currency the trader does not have."""
+    return not ledger.holder_holds_quote and ledger.committed < REMAINDER_SHARE * allocation
+
+
 def exit_prices(market: MarketInfo, close: float,
                 exits: Mapping[str, float | None]) -> tuple[Decimal | None, Decimal | None]:
     """The stop-loss and take-profit prices of a long entry around ``close``, at the market's price precision."""
