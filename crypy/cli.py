@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import inspect
 import json
 import sys
@@ -57,6 +58,28 @@ def _milliseconds(text: str) -> int:
     return value
 
 
+def _utc_date(text: str) -> int:
+    """``YYYY-MM-DD`` or an ISO datetime, UTC unless it says otherwise, as milliseconds since the epoch."""
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD or ISO datetime): {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _balance_item(text: str) -> tuple[str, Decimal]:
+    asset, sep, amount = text.partition("=")
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not sep or not asset or not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"expected ASSET=AMOUNT, e.g. USD=10000, got {text!r}")
+    return asset.upper(), value
+
+
 def _add_system_options(command: argparse.ArgumentParser, *, journal: str) -> None:
     """What every mode that runs the actor system takes: journal, desk REPL, templates, duration."""
     command.add_argument("--db", type=Path, default=Path(journal), metavar="PATH",
@@ -88,6 +111,23 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulator's ids")
     sim.add_argument("--in-process", action="store_true",
                      help="connect the desk to the simulator directly instead of through ccxt and Kraken's API")
+
+    backtest = commands.add_parser("backtest", help="run the actors over history on a virtual clock and write a "
+                                                    "report (trades, orders, equity, statistics)")
+    backtest.add_argument("--data", type=Path, action="append", required=True, metavar="FILE",
+                          help="candle file (gzip CSV: timestamp_ms,open,high,low,close,volume), repeatable")
+    backtest.add_argument("--from", dest="from_ms", type=_utc_date, default=None, metavar="DATE",
+                          help="replay candles opening at or after DATE (YYYY-MM-DD or ISO datetime, UTC); the "
+                               "720 candles before it are the exchange's history")
+    backtest.add_argument("--to", dest="to_ms", type=_utc_date, default=None, metavar="DATE",
+                          help="replay candles opening before DATE")
+    backtest.add_argument("--template-dir", type=Path, default=None, metavar="DIR",
+                          help="directory with desk.toml / holder.toml / trader.toml overriding the shipped templates")
+    backtest.add_argument("--balance", type=_balance_item, action="append", default=None, metavar="ASSET=AMOUNT",
+                          help="starting balance (repeatable), default USD=10000")
+    backtest.add_argument("--out", type=Path, default=Path("backtest"), metavar="DIR",
+                          help="report folder, created if missing, its files replaced (default ./backtest)")
+    backtest.add_argument("--seed", type=int, default=0, help="seed of the simulator's ids")
 
     simulator = commands.add_parser("simulator", help="run the local exchange as a Kraken-compatible server")
     simulator.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -182,6 +222,21 @@ def _sim(args: argparse.Namespace) -> int:
     summary = trio.run(run_sim, options)
     print(summary.render(), flush=True)
     return 0 if summary.balances_match and summary.open_orders == 0 else 1
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    """Quiet logs (the report is the output) unless a level other than the default is asked for."""
+    from crypy.modes.backtest import BacktestOptions, default_progress_stream, run_backtest
+
+    if args.log_level == "info":
+        configure_logging(level="error", json=args.json_logs, stream=sys.stderr)
+    options = BacktestOptions(data=args.data, out=args.out, from_ms=args.from_ms, to_ms=args.to_ms,
+                              template_dir=args.template_dir, seed=args.seed,
+                              **({"balance": dict(args.balance)} if args.balance else {}))
+    report = run_backtest(options, progress=default_progress_stream())
+    print(report.render(), flush=True)
+    print(f"\nreport: {report.out}/  ({report.candles} candles in {report.elapsed_s:.1f} s)", flush=True)
+    return 0
 
 
 def _simulator(args: argparse.Namespace) -> int:
@@ -313,9 +368,9 @@ def _data(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(level=args.log_level, json=args.json_logs)
-    handlers = {"sim": _sim, "simulator": _simulator, "kraken": _kraken, "attach": _attach, "ps": _ps,
-                "strategies": _strategies, "indicators": _indicators, "journal": _journal_export, "diff": _diff,
-                "data": _data, "template": run_template}
+    handlers = {"sim": _sim, "backtest": _backtest, "simulator": _simulator, "kraken": _kraken, "attach": _attach,
+                "ps": _ps, "strategies": _strategies, "indicators": _indicators, "journal": _journal_export,
+                "diff": _diff, "data": _data, "template": run_template}
     try:
         try:
             return handlers[args.command](args)

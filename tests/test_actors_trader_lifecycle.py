@@ -204,3 +204,11 @@ async def test_a_trader_whose_new_proposal_is_refused_retires() -> None:
                                                                                         {"fast": 3, "slow": 10}])])
     async with trader_on(trader_template, 200, accept=False) as (_, trader):
         assert trader.phase == "retired" and trader.stopping
+
+
+async def test_a_fresh_trader_of_a_retired_ones_name_never_repeats_its_client_ids() -> None:
+    runtime = Runtime()
+    lives = [Trader(NAME, "USD", runtime, market=MARKET, holder_asset="USD", timeframe="15m", template=template())
+             for _ in range(2)]
+    sent = [await trader.send_order(Side.BUY, Decimal("0.01"), reason="entry") for trader in lives for _ in range(3)]
+    assert len(set(sent)) == 6

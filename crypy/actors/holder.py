@@ -10,7 +10,6 @@ no funded trader is in position.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +79,7 @@ class Holder(Actor):
         self.pending: dict[str, Proposal] = {}
         self.retired_pairs: set[str] = set()
         """Pairs a human retired: not respawned until ``spawn`` names them again."""
-        self._approval_ids = itertools.count(1)
+        self._approval_ids = runtime.sequence
         self.ledger_of = ledger_of
         """The desk's ledger of a trader name: a new trader takes over what an earlier one of its name still holds
         (stopped by a kill or a crash, or before a restart)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .bus import Bus
@@ -24,3 +25,6 @@ class Runtime:
     now_ms: Callable[[], int] = wall_clock_ms
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     """Part of every client id this process makes, so none repeats one of an earlier run on the same account."""
+    sequence: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    """Numbers the ids actors make (client ids, requests, proposals) across the whole process: a fresh trader that
+    takes the name of a retired one must not repeat its client ids."""

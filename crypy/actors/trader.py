@@ -12,7 +12,6 @@ trader evaluates again on schedule and proposes anew when the best has changed. 
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import deque
 from decimal import Decimal
@@ -101,7 +100,7 @@ class Trader(Actor):
         re-enter, on every candle."""
         self.trailing = TrailingStop()
         self._evaluated_at = 0
-        self._seq = itertools.count(1)
+        self._seq = runtime.sequence
         self._decided = trio.Event()
         self._decision: Decision | None = None
         self._history_ready = trio.Event()

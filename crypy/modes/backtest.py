@@ -1,0 +1,218 @@
+"""``crypy backtest``: the very actors of ``crypy sim`` (Desk, Holders, Traders) over history on a virtual clock.
+
+The in-process simulator takes its time only from trio's clock, so under ``MockClock(autojump_threshold=0)``
+market time jumps ahead whenever every actor is idle: the replay runs as fast as the system can digest it, and
+the actors see exactly what they would see live. The run ends when the data runs out (or on Ctrl-C); the desk
+then stops as usual (open orders cancelled, journal flushed) and ``crypy.reports.outputs`` writes the report.
+
+Equity is recorded at every candle close: the account's balances (open orders' reserves included), each asset
+valued at the last close of its pair against the quote currency (``XBT`` by ``XBT/USD``). Candles closing at
+the same time give one point, taken after the last of them.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+import trio
+import trio.testing
+
+from crypy.actors.template_files import load_templates
+from crypy.exchanges.simulated import SimulatedExchange
+from crypy.protocols import Candle, timeframe_ms
+from crypy.reports.outputs import Report, write_report
+from crypy.reports.pictures import write_pictures
+from crypy.simulator import SimConfig, SimExchange, load_candles
+
+from .system import open_system, wait_for_stop
+
+ACCOUNT = "default"
+
+
+def _usd_10000() -> dict[str, Decimal]:
+    return {"USD": Decimal(10000)}
+
+
+@dataclass
+class BacktestOptions:
+    """What to replay and where the report goes. ``from_ms``/``to_ms`` bound the candles' open times
+    (``to_ms`` excluded); the ``warmup`` candles before ``from_ms`` are the exchange's history."""
+
+    data: list[Path]
+    out: Path = Path("backtest")
+    from_ms: int | None = None
+    to_ms: int | None = None
+    template_dir: Path | None = None
+    balance: dict[str, Decimal] = field(default_factory=_usd_10000)
+    seed: int = 0
+    speed: float = 3600.0
+    """Market seconds per virtual second: sets how often (in market time) the actors' polls look."""
+    warmup: int = 720
+
+    @property
+    def db(self) -> Path:
+        return self.out / "journal.db"
+
+
+@dataclass
+class Replayed:
+    """What the replay showed: candles done of ``total``, the equity curve and each pair's last close."""
+
+    total: int
+    quote: str
+    done: int = 0
+    equity: dict[int, Decimal] = field(default_factory=dict)
+    closes: dict[str, Decimal] = field(default_factory=dict)
+
+
+class Progress:
+    """``candles done/total, candles/s, ETA`` redrawn in place with ``\\r``; nothing when ``stream`` is None."""
+
+    def __init__(self, stream: TextIO | None, total: int, every_s: float = 0.2) -> None:
+        self._stream, self._total, self._every = stream, total, every_s
+        self._start = self._drawn = time.monotonic()
+
+    def update(self, done: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._stream is None or (not force and now - self._drawn < self._every):
+            return
+        self._drawn = now
+        rate = done / (now - self._start) if now > self._start else 0.0
+        eta = (self._total - done) / rate if rate > 0 else 0.0
+        share = done / self._total if self._total else 1.0
+        bar = "#" * round(30 * share)
+        self._stream.write(f"\r[{bar:<30}] {done}/{self._total} candles  {rate:,.0f} candles/s  ETA {eta:4.0f} s ")
+        self._stream.flush()
+
+    def close(self, done: int) -> None:
+        if self._stream is not None:
+            self.update(done, force=True)
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def _select(candles: list[Candle], options: BacktestOptions) -> list[Candle]:
+    """The candles opening in [from, to), after the ``warmup`` candles before ``from`` that serve as history."""
+    first = 0
+    if options.from_ms is not None:
+        first = sum(1 for c in candles if c.ts < options.from_ms)
+        first = max(0, first - options.warmup)
+    chosen = [c for c in candles[first:] if options.to_ms is None or c.ts < options.to_ms]
+    if len(chosen) <= options.warmup:
+        raise ValueError(f"{candles[0].pair} {candles[0].timeframe}: no candles to replay in the range chosen "
+                         f"({len(chosen)} candles, all needed as the first {options.warmup} of history)")
+    return chosen
+
+
+@contextmanager
+def _data_files(options: BacktestOptions) -> Iterator[dict[str, list[Candle]]]:
+    """Each candle file to replay with its candles: the given files, or copies cut to the range (``SimConfig``
+    takes only files)."""
+    for path in options.data:
+        if not path.is_file():
+            raise ValueError(f"no candle file {path}")
+    series = {path: load_candles(path) for path in options.data}
+    if options.from_ms is None and options.to_ms is None:
+        yield {str(path): candles for path, candles in series.items()}
+        return
+    with tempfile.TemporaryDirectory(prefix="crypy-backtest-") as folder:
+        files = {}
+        for path, candles in series.items():
+            chosen = _select(candles, options)
+            cut = Path(folder) / path.name.removesuffix(".gz")
+            cut.write_text("timestamp_ms,open,high,low,close,volume\n" + "".join(
+                f"{c.ts},{c.open!r},{c.high!r},{c.low!r},{c.close!r},{c.volume!r}\n" for c in chosen))
+            files[str(cut)] = chosen
+        yield files
+
+
+def _quote(sim: SimExchange, balance: dict[str, Decimal]) -> str:
+    """The one currency equity is counted in; every asset held must have a pair against it."""
+    quotes = {pair.split("/")[1] for pair in sim.pairs}
+    if len(quotes) != 1:
+        raise ValueError(f"a backtest counts equity in one quote currency; the data has {', '.join(sorted(quotes))}")
+    quote = quotes.pop()
+    unpriced = sorted(a for a in balance if a != quote and f"{a}/{quote}" not in sim.pairs)
+    if unpriced:
+        raise ValueError(f"no {quote} pair in the data to value {', '.join(unpriced)}")
+    return quote
+
+
+def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
+    """Record equity and progress at every candle close, from each pair's last close of the history on."""
+
+    def on_candle(candle: Candle) -> None:
+        replayed.done += 1
+        replayed.closes[candle.pair] = Decimal(repr(candle.close))
+        equity = Decimal(0)
+        for asset, balance in sim.balances(ACCOUNT).items():
+            if balance.total:
+                price = Decimal(1) if asset == replayed.quote else replayed.closes[f"{asset}/{replayed.quote}"]
+                equity += balance.total * price
+        replayed.equity[candle.ts + timeframe_ms(candle.timeframe)] = equity
+        progress.update(replayed.done)
+
+    for pair in sim.pairs:
+        [last] = sim.candles(pair, sim.timeframes(pair)[0], limit=1)
+        replayed.closes[pair] = Decimal(repr(last.close))
+    sim.add_candle_listener(on_candle)
+
+
+def _to_replay(series: dict[str, list[Candle]], start_ms: int) -> int:
+    """How many candles close after ``start_ms``: the replay's, not the history's."""
+    return sum(1 for candles in series.values() for c in candles if c.ts + timeframe_ms(c.timeframe) > start_ms)
+
+
+def _clear(db: Path) -> None:
+    """A backtest's journal starts empty (a new exchange account), like the rest of its output folder."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+async def _run(options: BacktestOptions, series: dict[str, list[Candle]], progress_stream: TextIO | None
+               ) -> Replayed:
+    templates = load_templates(options.template_dir)
+    sim = SimExchange(SimConfig(data_files=list(series), speed=options.speed, seed=options.seed, warmup=options.warmup,
+                                accounts={ACCOUNT: dict(options.balance)}))
+    replayed = Replayed(total=_to_replay(series, sim.now_ms()), quote=_quote(sim, options.balance))
+    progress = Progress(progress_stream, replayed.total)
+    _watch(sim, replayed, progress)
+    exchange = SimulatedExchange(sim, ACCOUNT)
+    async with trio.open_nursery() as nursery:
+        try:
+            async with open_system(exchange, templates=templates, db=options.db, repl_port=0):
+                # Only now: the desk reads its journal in a thread at start, and the virtual clock would run on.
+                await nursery.start(sim.run)
+                await wait_for_stop(None, sim.finished)
+        finally:
+            await exchange.close()
+            progress.close(replayed.done)
+        nursery.cancel_scope.cancel()
+    return replayed
+
+
+def run_backtest(options: BacktestOptions, progress: TextIO | None = None) -> Report:
+    """Replay, then write the report into ``options.out``; ``progress`` gets the progress bar (if given)."""
+    options.out.mkdir(parents=True, exist_ok=True)
+    _clear(options.db)
+    started = time.monotonic()
+    with _data_files(options) as series:
+        replayed = trio.run(_run, options, series, progress, clock=trio.testing.MockClock(autojump_threshold=0))
+    elapsed = time.monotonic() - started
+    report = write_report(options.out, options.db, sorted(replayed.equity.items()), marks=replayed.closes,
+                          quote=replayed.quote, candles=replayed.done, elapsed_s=elapsed)
+    write_pictures(report, options.db, {candles[0].pair: candles for candles in series.values() if candles})
+    return report
+
+
+def default_progress_stream() -> TextIO | None:
+    """stderr when it is a terminal: a progress bar in a log file or a pipe is noise."""
+    return sys.stderr if sys.stderr.isatty() else None
