@@ -1,9 +1,10 @@
 """The trader's evaluation: every strategy of its template, over its parameter sets, simulated on the history.
 
 Parameter sets come from the template: an explicit ``grid``, plus ``samples`` sets drawn within ``ranges``
-(clipped to the strategy's declared ranges) by a generator seeded with the trader's name, so a trader evaluates
-the same sets every time it runs on the same template. The exits simulated are the ones live trading will set:
-the strategy's own rules, overlaid by the template's ``[exits]``, overlaid by the strategy entry's ``exits``.
+(clipped to the strategy's declared ranges; floats to 4 decimals, as a human would write them) by a generator
+seeded with the trader's name, so a trader evaluates the same sets every time it runs on the same template. The
+exits simulated are the ones live trading will set: the strategy's own rules, overlaid by the template's
+``[exits]``, overlaid by the strategy entry's ``exits``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def parameter_sets(choice: StrategyChoice, cls: type[Strategy], rng: random.Rand
             floor, ceiling = cls.param_ranges[name]
             low, high = max(low, floor), min(high, ceiling)
             integral = isinstance(floor, int) and isinstance(ceiling, int)
-            drawn[name] = rng.randint(int(low), int(high)) if integral else rng.uniform(low, high)
+            drawn[name] = rng.randint(int(low), int(high)) if integral else round(rng.uniform(low, high), 4)
         sets.append(drawn)
     valid: list[dict[str, int | float]] = []
     for params in sets:
