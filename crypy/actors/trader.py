@@ -3,11 +3,11 @@
 Life of a trader: ask the desk for the pair's history; simulate every strategy of its template over it
 (``trader_evaluation``); propose the best to its holder; if refused, retire (the holder may create a fresh trader
 later); if accepted, feed the same strategy each closed candle and move the holder's capital in or out of the
-pair with market orders carrying the holder's approval, sized by ``trader_sizing``: the target is the allocation
-times the signal's strength, reached by the template's scale-in steps. A reverse signal exits fully; a trailing
-stop is watched here on closed candles, stop-loss and take-profit ride on the entry order to the desk. A flat
-trader evaluates again on schedule and proposes anew when the best has changed. Live decisions come from
-``Strategy.live``, which computes exactly what the evaluation's ``Strategy.targets`` did.
+pair with market orders carrying the holder's approval (``trader_orders``), sized by ``trader_sizing``: the
+target is the allocation times the signal's strength, reached by the template's scale-in steps. A reverse signal
+exits fully; a trailing stop is watched here on closed candles, stop-loss and take-profit ride on the entry order
+to the desk. A flat trader evaluates again on schedule and proposes anew when the best has changed. Live
+decisions come from ``Strategy.live``, which computes exactly what the evaluation's ``Strategy.targets`` did.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ from crypy.protocols import (
     MarketInfo,
     Order,
     OrderRefused,
-    OrderRequest,
-    OrderStatus,
-    OrderType,
     Position,
     Proposal,
     Side,
@@ -48,6 +45,7 @@ from .runtime import Runtime
 from .template import TraderTemplate
 from .trader_commands import TRADER_COMMANDS
 from .trader_evaluation import Evaluated, evaluate_strategies
+from .trader_orders import TraderOrders
 from .trader_sizing import (
     ScaleIn,
     TrailingStop,
@@ -58,7 +56,6 @@ from .trader_sizing import (
 )
 
 HISTORY_TIMEOUT = 30.0
-MANUAL_ORDER_TIMEOUT = 10.0
 HOUR_MS = 3_600_000
 
 
@@ -91,8 +88,7 @@ class Trader(Actor):
         self.scale = ScaleIn(template.trading)
         self.paused = False
         self.signals: deque[Signal] = deque(maxlen=200)
-        self.open_orders: dict[str, Order] = {}
-        self.refusals: deque[OrderRefused] = deque(maxlen=50)
+        self.orders = TraderOrders(name, market.pair, runtime)
         self.fills = 0
         self._sat_out: bool | None = None
         """A direction (wanting out of the holder's asset, or not) the trader stops acting on until the target
@@ -100,7 +96,6 @@ class Trader(Actor):
         re-enter, on every candle."""
         self.trailing = TrailingStop()
         self._evaluated_at = 0
-        self._seq = runtime.sequence
         self._decided = trio.Event()
         self._decision: Decision | None = None
         self._history_ready = trio.Event()
@@ -149,10 +144,8 @@ class Trader(Actor):
                 elif isinstance(event, Fill) and event.trader == self.name:
                     await self._on_fill(event)
                 elif isinstance(event, Order) and event.trader == self.name:
-                    self._on_order(event)
-                elif isinstance(event, OrderRefused) and event.client_id in self.open_orders:
-                    self.refusals.append(event)
-                    self.open_orders.pop(event.client_id, None)
+                    self.orders.on_order(event)
+                elif isinstance(event, OrderRefused) and self.orders.on_refused(event):
                     self._sat_out = self._wants_out()
                     self.log.warning("order refused", client_id=event.client_id, reason=event.reason)
 
@@ -178,7 +171,7 @@ class Trader(Actor):
 
     async def _request_history(self) -> CandleBatch:
         self._history_ready = trio.Event()
-        request = HistoryRequest(ts=self.runtime.now_ms(), request_id=f"{self.name}#{next(self._seq)}",
+        request = HistoryRequest(ts=self.runtime.now_ms(), request_id=f"{self.name}#{next(self.runtime.sequence)}",
                                  requester=self.name, pair=self.market.pair, timeframe=self.timeframe,
                                  limit=self.template.evaluation.history)
         await self.runtime.bus.publish(Topic.HISTORY_REQUESTS, request)
@@ -226,8 +219,8 @@ class Trader(Actor):
 
     async def _propose(self, best: Evaluated) -> bool:
         self._decided = trio.Event()
-        self.proposal = Proposal(ts=self.runtime.now_ms(), id=f"{self.name}#p{next(self._seq)}", trader=self.name,
-                                 holder=self.parent, pair=self.market.pair, strategy=best.strategy,
+        self.proposal = Proposal(ts=self.runtime.now_ms(), id=f"{self.name}#p{next(self.runtime.sequence)}",
+                                 trader=self.name, holder=self.parent, pair=self.market.pair, strategy=best.strategy,
                                  params={k: float(v) for k, v in best.params.items()}, metrics=best.metrics)
         self.phase = "proposed"
         self.log.info("proposal", strategy=best.strategy, params=best.params,
@@ -332,7 +325,7 @@ class Trader(Actor):
                 return
             self._sat_out = None
         if not wants_out:
-            if self.in_position and not self._remainder_only():
+            if self.in_position and not only_a_remainder(self.ledger, self.allocation):
                 await self._give_back("exit")
             else:
                 self.scale.reset()  # flat (a refused entry leaves no position): the next entry is a first one
@@ -341,7 +334,7 @@ class Trader(Actor):
             if not self.scale.may_enter(self.candle_count, signalled=self.signal > 0):
                 return
             budget = self.scale.budget(self.allocation, self.target, self.ledger.committed)
-        elif self.in_position and not self._remainder_only():
+        elif self.in_position and not only_a_remainder(self.ledger, self.allocation):
             return
         else:
             budget = self.allocation - self.ledger.committed
@@ -351,9 +344,6 @@ class Trader(Actor):
             await self.send_order(Side.BUY if self.ledger.holder_holds_quote else Side.SELL, amount,
                                   reason="entry" if self.scale.entries == 0 else "add-on")
             self.scale.entered(self.candle_count)
-
-    def _remainder_only(self) -> bool:
-        return only_a_remainder(self.ledger, self.allocation)
 
     async def _give_back(self, reason: str) -> None:
         side, amount = self.close_order()
@@ -365,47 +355,27 @@ class Trader(Actor):
             return Decimal(0)
         return give_back_amount(self.market, self.ledger, self.last_candle.close, self.template.evaluation.spread)
 
-    async def send_order(self, side: Side, amount: Decimal, *, reason: str, price: Decimal | None = None) -> str:
-        """Ask the desk for an order under this trader's approval; returns its client id."""
-        client_id = f"{self.name}-{self.runtime.run_id}-{next(self._seq)}"
+    async def send_order(self, side: Side, amount: Decimal, *, reason: str) -> str:
+        """Ask the desk for a market order under this trader's approval, with the exits of an entry."""
         stop_loss, take_profit = self._exits() if reason in ("entry", "add-on") else (None, None)
-        request = OrderRequest(ts=self.runtime.now_ms(), client_id=client_id, trader=self.name, pair=self.market.pair,
-                               side=side, order_type=OrderType.LIMIT if price else OrderType.MARKET, amount=amount,
-                               price=price, approval=self.approval, reason=reason, stop_loss=stop_loss,
-                               take_profit=take_profit)
-        self.open_orders[client_id] = Order(ts=request.ts, id="", client_id=client_id, trader=self.name,
-                                            pair=request.pair, side=side, order_type=request.order_type,
-                                            amount=amount, price=price, status=OrderStatus.PENDING)
         self.log.info("order request", side=side, amount=str(amount), reason=reason)
-        await self.runtime.bus.publish(Topic.ORDER_REQUESTS, request)
-        return client_id
+        return await self.orders.send(side, amount, reason=reason, approval=self.approval, stop_loss=stop_loss,
+                                      take_profit=take_profit)
+
+    async def manual_order(self, side: Side, amount: Decimal, price: Decimal | None) -> Order | OrderRefused:
+        """A human's order (see ``TraderOrders.manual``)."""
+        self.log.info("manual order request", side=side, amount=str(amount), price=str(price))
+        return await self.orders.manual(side, amount, price, approval=self.approval, reason="manual")
+
+    @property
+    def open_orders(self) -> dict[str, Order]:
+        return self.orders.open
 
     def _exits(self) -> tuple[Decimal | None, Decimal | None]:
         """The stop-loss and take-profit prices around the last close, for a long entry."""
         if not self.ledger.holder_holds_quote or self.last_candle is None:
             return None, None
         return exit_prices(self.market, self.last_candle.close, self.exits)
-
-    async def manual_order(self, side: Side, amount: Decimal, price: Decimal | None, *,
-                           reason: str) -> Order | OrderRefused:
-        """A human's order, under this trader's approval and through the desk's gate like any other: the
-        desk's first answer (the order as placed, or the refusal). TimeoutError when the desk says nothing."""
-        with self.runtime.bus.subscribe(Topic.ORDERS, Topic.REFUSALS) as answers:
-            client_id = await self.send_order(side, amount, reason=reason, price=price)
-            with trio.fail_after(MANUAL_ORDER_TIMEOUT):
-                async for event in answers:
-                    if isinstance(event, Order | OrderRefused) and event.client_id == client_id:
-                        return event
-        raise TimeoutError("the desk stopped answering")
-
-    def _on_order(self, order: Order) -> None:
-        """Follow this trader's own orders; its exits (the desk's stop-loss and take-profit) are the desk's."""
-        if order.client_id not in self.open_orders:
-            return
-        if order.status.is_terminal:
-            self.open_orders.pop(order.client_id, None)
-        else:
-            self.open_orders[order.client_id] = order
 
     async def _on_fill(self, fill: Fill) -> None:
         pnl = self.ledger.apply(fill)

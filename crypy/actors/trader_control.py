@@ -60,7 +60,7 @@ async def _order(session: Session, side: Side, amount: Decimal, price: Decimal |
     if amount <= 0 or (price is not None and price <= 0):
         raise CommandError("amount and price must be positive")
     try:
-        answer = await trader.manual_order(side, amount, price, reason="manual")
+        answer = await trader.manual_order(side, amount, price)
     except TimeoutError:
         raise CommandError("the desk did not answer the order request") from None
     if isinstance(answer, OrderRefused):
