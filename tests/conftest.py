@@ -7,13 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from crypy.simulator import MatchingEngine
+from crypy.protocols import Candle
+from crypy.simulator import MatchingEngine, load_candles
 
 from .sim_orders import funded_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKET_DATA = ROOT.parent / "shared" / "data" / "market"
 EAGER_TEMPLATES = Path(__file__).parent / "templates" / "eager"
+
+
+def real_candles(name: str) -> list[Candle]:
+    """The candles of one file of the shared market data; the test is skipped where that data is not there."""
+    path = MARKET_DATA / name
+    if not path.is_file():
+        pytest.skip(f"shared market data not found at {path}")
+    return load_candles(path)
 
 
 def eager_templates_with(directory: Path, **additions: str) -> Path:

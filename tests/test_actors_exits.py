@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 
 from crypy.actors.exits import ExitActions, ExitBook, ExitOrder
 from crypy.protocols import Candle, Fill, Order, OrderRequest, OrderStatus, OrderType, Side
-from crypy.simulator import load_candles
 
-from .conftest import MARKET_DATA
+from .conftest import real_candles
 
 BOTH = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT})
 NONE = frozenset({OrderType.MARKET, OrderType.LIMIT})
@@ -205,9 +204,7 @@ def test_actions_combine_and_are_false_when_empty() -> None:
 
 @pytest.fixture(scope="module")
 def btc() -> list[Candle]:
-    if not MARKET_DATA.is_dir():
-        pytest.skip(f"shared market data not found at {MARKET_DATA}")
-    return load_candles(MARKET_DATA / "kraken_BTCUSD_15m.csv.gz")[-5000:]
+    return real_candles("kraken_BTCUSD_15m.csv.gz")[-5000:]
 
 
 def price(value: float, factor: str) -> Decimal:

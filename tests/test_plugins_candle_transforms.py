@@ -8,21 +8,13 @@ import pytest
 
 from crypy.plugins.candle_transforms import Brick, Renko, Timeframes, heikin_ashi, renko, resample
 from crypy.protocols import Candle
-from crypy.simulator import load_candles
 
-from .conftest import MARKET_DATA
-
-
-def real(name: str) -> list[Candle]:
-    path = MARKET_DATA / name
-    if not path.is_file():
-        pytest.skip(f"shared market data not found at {path}")
-    return load_candles(path)
+from .conftest import real_candles
 
 
 @pytest.fixture(scope="module")
 def btc_15m() -> list[Candle]:
-    return real("kraken_BTCUSD_15m.csv.gz")[-3000:]
+    return real_candles("kraken_BTCUSD_15m.csv.gz")[-3000:]
 
 
 def test_heikin_ashi_matches_the_definition(btc_15m: list[Candle]) -> None:
@@ -89,8 +81,8 @@ def test_renko_reversal_needs_two_boxes_and_several_bricks_can_come_at_once() ->
 
 
 def test_resampled_5m_candles_equal_the_real_15m_ones() -> None:
-    five = real("kraken_BTCUSD_5m.csv.gz")
-    fifteen = {c.ts: c for c in real("kraken_BTCUSD_15m.csv.gz")}
+    five = real_candles("kraken_BTCUSD_5m.csv.gz")
+    fifteen = {c.ts: c for c in real_candles("kraken_BTCUSD_15m.csv.gz")}
     times = {c.ts for c in five}
     complete = {start for start in times if start % 900_000 == 0 and {start + 300_000, start + 600_000} <= times}
     built = resample(five, "15m")
@@ -123,7 +115,7 @@ def test_resample_drops_incomplete_groups_and_refuses_bad_input() -> None:
 
 
 def test_higher_timeframes_come_first_and_equal_resampling_each_alone() -> None:
-    five = real("kraken_BTCUSD_5m.csv.gz")[:3000]
+    five = real_candles("kraken_BTCUSD_5m.csv.gz")[:3000]
     timeframes = Timeframes(["15m", "1h", "4h"])
     stream = [c for candle in five for c in timeframes.update(candle)]
     assert [c for c in stream if c.timeframe == "5m"] == five

@@ -16,9 +16,8 @@ import pytest
 import ta
 
 from crypy.plugins.indicators import INDICATORS, Indicator, load_indicator
-from crypy.simulator import load_candles
 
-from .conftest import MARKET_DATA
+from .conftest import real_candles
 
 Columns = dict[str, np.ndarray]
 FIELDS = ("open", "high", "low", "close", "volume")
@@ -26,10 +25,7 @@ FIELDS = ("open", "high", "low", "close", "volume")
 
 @pytest.fixture(scope="module")
 def bars() -> Columns:
-    path = MARKET_DATA / "kraken_BTCUSD_15m.csv.gz"
-    if not path.is_file():
-        pytest.skip(f"shared market data not found at {path}")
-    candles = load_candles(path)[-3000:]
+    candles = real_candles("kraken_BTCUSD_15m.csv.gz")[-3000:]
     return {field: np.array([getattr(c, field) for c in candles]) for field in FIELDS}
 
 

@@ -19,9 +19,8 @@ from crypy.plugins import (
 )
 from crypy.plugins.strategies import OpeningRange
 from crypy.plugins.strategies.sizing import MIN_STRENGTH
-from crypy.simulator import load_candles
 
-from .conftest import MARKET_DATA
+from .conftest import real_candles
 
 FIELDS = ("open", "high", "low", "close", "volume")
 HOUR = 3_600_000
@@ -38,11 +37,7 @@ STRATEGIES: list[Strategy] = [
 
 
 def real(name: str) -> Candles:
-    path = MARKET_DATA / name
-    if not path.is_file():
-        pytest.skip(f"shared market data not found at {path}")
-    candles = load_candles(path)[-3000:]
-    return Candles.from_columns([c.ts for c in candles], *([getattr(c, f) for c in candles] for f in FIELDS))
+    return Candles.from_candles(real_candles(name)[-3000:])
 
 
 @pytest.fixture(scope="module", params=["kraken_BTCUSD_15m.csv.gz", "kraken_ETHUSD_15m.csv.gz"])

@@ -17,20 +17,15 @@ from crypy.plugins import Candles, ExitRules, SmaCrossover, Strategy
 from crypy.plugins.indicators import SMA, Bollinger, Indicator
 from crypy.plugins.strategy import Feature, Latch, Number, latch, previous
 from crypy.protocols import CandleBatch
-from crypy.simulator import load_candles
 
-from .conftest import MARKET_DATA
+from .conftest import real_candles
 
 FIELDS = ("open", "high", "low", "close", "volume")
 
 
 @pytest.fixture(scope="module")
 def btc() -> Candles:
-    path = MARKET_DATA / "kraken_BTCUSD_15m.csv.gz"
-    if not path.is_file():
-        pytest.skip(f"shared market data not found at {path}")
-    candles = load_candles(path)[-6000:]
-    return Candles.from_columns([c.ts for c in candles], *([getattr(c, f) for c in candles] for f in FIELDS))
+    return Candles.from_candles(real_candles("kraken_BTCUSD_15m.csv.gz")[-6000:])
 
 
 def closes(close: list[float] | np.ndarray, start: int = 1_672_531_200_000) -> Candles:

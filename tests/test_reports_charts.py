@@ -14,9 +14,8 @@ from crypy.protocols import Candle, Fill, Side
 from crypy.reports import RoundTrip, Stats, breakdown, compute_stats, monthly_returns, round_trips
 from crypy.reports.charts import SIZE, equity_png, pair_png
 from crypy.reports.html import duration, report_html
-from crypy.simulator import load_candles
 
-from .conftest import MARKET_DATA
+from .conftest import real_candles
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 QUOTE_HOLDER = "XBT/USD@USD"
@@ -27,10 +26,7 @@ START_CASH = D(10_000)
 
 @pytest.fixture(scope="module")
 def candles() -> list[Candle]:
-    path = MARKET_DATA / "kraken_BTCUSD_15m.csv.gz"
-    if not path.is_file():
-        pytest.skip(f"shared market data not found at {path}")
-    return load_candles(path)[:4000]  # about six weeks: two calendar months
+    return real_candles("kraken_BTCUSD_15m.csv.gz")[:4000]  # about six weeks: two calendar months
 
 
 def fill(candles: list[Candle], index: int, trader: str, side: Side, amount: D, client_id: str) -> Fill:

@@ -30,13 +30,13 @@ from __future__ import annotations
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from crypy.protocols import CandleBatch
+from crypy.protocols import Candle, CandleBatch
 
 from .indicators import Indicator, LiveIndicator
 
@@ -69,6 +69,11 @@ class Candles:
     @classmethod
     def from_batch(cls, batch: CandleBatch) -> Candles:
         return cls.from_columns(batch.times, batch.open, batch.high, batch.low, batch.close, batch.volume)
+
+    @classmethod
+    def from_candles(cls, candles: Sequence[Candle]) -> Candles:
+        return cls.from_columns([c.ts for c in candles], *([getattr(c, name) for c in candles]
+                                                           for name in CANDLE_COLUMNS))
 
     def __len__(self) -> int:
         return int(self.time.shape[0])
