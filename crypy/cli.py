@@ -70,14 +70,12 @@ def _utc_date(text: str) -> int:
 
 
 def _balance_item(text: str) -> tuple[str, Decimal]:
-    asset, sep, amount = text.partition("=")
+    from crypy.modes.kraken import balance_item
+
     try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not sep or not asset or not value.is_finite() or value < 0:
-        raise argparse.ArgumentTypeError(f"expected ASSET=AMOUNT, e.g. USD=10000, got {text!r}")
-    return asset.upper(), value
+        return balance_item(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_system_options(command: argparse.ArgumentParser, *, journal: str) -> None:

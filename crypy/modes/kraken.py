@@ -69,19 +69,24 @@ def live_credentials(key_file: Path | None) -> tuple[str, str]:
     return key, secret
 
 
+def balance_item(text: str) -> tuple[str, Decimal]:
+    """``"USD=10000"`` as ``("USD", Decimal(10000))``; ValueError for anything but a non-negative amount."""
+    asset, sep, amount = text.partition("=")
+    try:
+        value = Decimal(amount)
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not sep or not asset or not value.is_finite() or value < 0:
+        raise ValueError(f"expected ASSET=AMOUNT, e.g. USD=10000, got {text!r}")
+    return asset.upper(), value
+
+
 def parse_balance(items: list[str]) -> dict[str, Decimal]:
     """``["USD=10000", "XBT=0.5"]`` as exact amounts."""
-    balance: dict[str, Decimal] = {}
-    for item in items:
-        asset, sep, amount = item.partition("=")
-        try:
-            value = Decimal(amount)
-        except ArithmeticError:
-            value = Decimal("NaN")
-        if not sep or not asset or not value.is_finite() or value < 0:
-            raise ValueError(f"--paper-balance {item!r}: expected ASSET=AMOUNT, e.g. USD=10000")
-        balance[asset.upper()] = value
-    return balance
+    try:
+        return dict(balance_item(item) for item in items)
+    except ValueError as exc:
+        raise ValueError(f"--paper-balance: {exc}") from None
 
 
 async def _feed_paper(paper: PaperExchange, ws_url: str, task_status: trio.TaskStatus[None]) -> None:
