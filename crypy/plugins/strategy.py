@@ -38,10 +38,13 @@ import numpy as np
 
 from crypy.protocols import Candle, CandleBatch
 
-from .indicators import Indicator, LiveIndicator
+from .indicators import Indicator
+from .live import CANDLE_COLUMNS, Latch, LiveFeature, LiveStrategy, StrategyLive, TimelessLive
+
+__all__ = ["CANDLE_COLUMNS", "Candles", "ExitRules", "Feature", "IndicatorFeature", "Latch", "LiveFeature",
+           "LiveStrategy", "Number", "Strategy", "latch", "previous"]
 
 Number = int | float
-CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,13 +103,6 @@ class ExitRules:
                 raise ValueError(f"{name} must be a fraction in (0, 1) or None, got {value!r}")
 
 
-class LiveFeature(Protocol):
-    """A feature fed one closed candle at a time: its outputs, or ``None`` during its warmup."""
-
-    def update(self, time: int, open: float, high: float, low: float, close: float,
-               volume: float) -> dict[str, float] | None: ...
-
-
 @runtime_checkable
 class Feature(Protocol):
     """A named input of a rule: ``compute`` over candles, and a ``live`` form giving the same floats per candle.
@@ -139,16 +135,7 @@ class IndicatorFeature:
         return self.indicator.compute(candles.open, candles.high, candles.low, candles.close, candles.volume)
 
     def live(self) -> LiveFeature:
-        return _TimelessLive(self.indicator.live())
-
-
-class _TimelessLive:
-    def __init__(self, live: LiveIndicator) -> None:
-        self._live = live
-
-    def update(self, time: int, open: float, high: float, low: float, close: float,
-               volume: float) -> dict[str, float] | None:
-        return self._live.update(open, high, low, close, volume)
+        return TimelessLive(self.indicator.live(), self.outputs)
 
 
 def previous(values: np.ndarray, k: int = 1) -> np.ndarray:
@@ -160,30 +147,7 @@ def previous(values: np.ndarray, k: int = 1) -> np.ndarray:
 
 def latch(signals: np.ndarray) -> np.ndarray:
     """Targets from signals: the last non-NaN signal so far, 0 before the first (a forward fill, no loop)."""
-    signals = np.asarray(signals, dtype=np.float64)
-    held = np.concatenate(([0.0], signals))
-    last = np.where(np.isnan(signals), 0, np.arange(1, signals.shape[0] + 1))
-    return held[np.maximum.accumulate(last)]
-
-
-class Latch:
-    """``latch`` one signal at a time, for live decisions."""
-
-    def __init__(self) -> None:
-        self.target = 0.0
-
-    def update(self, signal: float) -> float:
-        if signal == signal:
-            self.target = signal
-        return self.target
-
-
-class LiveStrategy(Protocol):
-    """Decides after each closed candle: the target, ``None`` while warming up; ``signal`` is the raw signal."""
-
-    signal: float
-
-    def update(self, time: int, open: float, high: float, low: float, close: float, volume: float) -> float | None: ...
+    return Latch().update_many(signals)
 
 
 class Strategy(ABC):
@@ -263,8 +227,9 @@ class Strategy(ABC):
         return latch(self.signals(candles))
 
     def live(self) -> LiveStrategy:
-        """A fresh live decision stream running this strategy's ``rule`` on its newest ``lookback`` rows."""
-        return _Live(self)
+        """A fresh live decision stream running this strategy's ``rule`` on its newest ``lookback`` rows (or on a
+        chunk of candles at once: ``update_many``, see ``crypy.plugins.live``)."""
+        return StrategyLive(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
@@ -299,45 +264,3 @@ def _resolve(features: dict[str, Feature | Indicator]) -> dict[str, tuple[Featur
         taken |= set(columns.values())
         resolved[name] = (feature, columns)
     return resolved
-
-
-class _Live:
-    """The live form of a strategy: the newest ``lookback`` frame rows in small arrays, the same ``rule``, and the
-    same latch. Rows shift one place per candle in place, so the frame's arrays stay the same objects."""
-
-    def __init__(self, strategy: Strategy) -> None:
-        self._name = strategy.name
-        self._rule = strategy.rule
-        self._warmup = strategy.warmup
-        self._features = [(feature.live(), tuple(columns)) for feature, columns in strategy._features.values()]
-        names = [*CANDLE_COLUMNS, *(c for _, columns in strategy._features.values() for c in columns.values())]
-        lookback = strategy.lookback
-        self._rows = np.full((len(names), lookback), np.nan)
-        self._time = np.zeros(lookback, dtype=np.int64)
-        self._frame = {"time": self._time, **{name: self._rows[k] for k, name in enumerate(names)}}
-        self._nans = {outputs: [math.nan] * len(outputs) for _, outputs in self._features}
-        self._count = 0
-        self._latch = Latch()
-        self.signal = math.nan
-
-    def update(self, time: int, open: float, high: float, low: float, close: float, volume: float) -> float | None:
-        time = int(time)
-        self._rows[:, :-1] = self._rows[:, 1:]
-        self._time[:-1] = self._time[1:]
-        self._time[-1] = time
-        row = [open, high, low, close, volume]
-        for live, outputs in self._features:
-            values = live.update(time, open, high, low, close, volume)
-            row.extend(self._nans[outputs] if values is None else (values[output] for output in outputs))
-        self._rows[:, -1] = row
-        self._count += 1
-        if self._count < self._warmup:
-            return None
-        signals = np.asarray(self._rule(self._frame), dtype=np.float64)
-        if signals.shape != self._time.shape:
-            raise ValueError(f"{self._name}: rule gave shape {signals.shape} for {self._time.shape[0]} rows")
-        signal = float(signals[-1])
-        if signal < 0 or signal > 1:
-            raise ValueError(f"{self._name}: signals must be NaN or in [0, 1], got {signal!r}")
-        self.signal = signal
-        return self._latch.update(signal)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections import deque
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,6 +23,18 @@ class LiveIndicator(Protocol):
     """An indicator fed one closed candle at a time; ``None`` until its warmup has passed."""
 
     def update(self, open: float, high: float, low: float, close: float, volume: float) -> Values | None: ...
+
+
+@runtime_checkable
+class BulkLiveIndicator(LiveIndicator, Protocol):
+    """A live indicator that can also take a chunk of closed candles at once, for fast replays.
+
+    ``update_many`` must leave the same state and give the same floats as ``update`` on each row in turn: one
+    array per output, NaN on the rows where ``update`` would return ``None``.
+    """
+
+    def update_many(self, open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                    volume: np.ndarray) -> Series: ...
 
 
 class Indicator(ABC):
@@ -88,6 +100,24 @@ class WindowLive:
             return None
         series = self._indicator.compute(*(np.array(column, dtype=np.float64) for column in self._columns))
         return {key: float(values[-1]) for key, values in series.items()}
+
+    def update_many(self, open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                    volume: np.ndarray) -> Series:
+        """``update`` on each row in turn (``BulkLiveIndicator``) from ONE ``compute`` over the kept candles and the
+        chunk: every chunk row's whole window is in there, and its value depends on that window only, as ``update``
+        assumes too."""
+        chunk = [np.asarray(column, dtype=np.float64) for column in (open, high, low, close, volume)]
+        kept = len(self._columns[0])
+        start = kept - min(kept, self._size - 1)  # the first kept candle a window of the chunk reaches back to
+        series = self._indicator.compute(*(np.concatenate((np.array(column, dtype=np.float64)[start:], new))
+                                           for column, new in zip(self._columns, chunk, strict=True)))
+        for column, new in zip(self._columns, chunk, strict=True):
+            column.extend(new.tolist())
+        unready = max(self._size - 1 - kept, 0)  # chunk rows before the window is full: ``update`` gives None
+        out = {key: np.array(values[kept - start:], dtype=np.float64) for key, values in series.items()}
+        for values in out.values():
+            values[:unready] = np.nan
+        return out
 
 
 class Ewm:
