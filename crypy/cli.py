@@ -91,6 +91,17 @@ def _add_system_options(command: argparse.ArgumentParser, *, journal: str) -> No
                          help="stop by itself after this many real seconds and print the summary")
 
 
+def _add_fee_options(command: argparse.ArgumentParser) -> None:
+    for side in ("maker", "taker"):
+        command.add_argument(f"--{side}-fee", type=_ratio, default=None, metavar="RATE",
+                             help=f"a flat {side} fee for every market, as a fraction (0.001 = 0.1%%), instead of "
+                                  "Kraken's volume tiers")
+
+
+def _fees(args: argparse.Namespace) -> dict[str, Decimal]:
+    return {side: rate for side in ("maker", "taker") if (rate := getattr(args, f"{side}_fee")) is not None}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crypy", description="Trading system for crypto exchanges, built from "
                                                                "trio actors (Desk, Holders, Traders).")
@@ -107,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
                           "default: the bundled Kraken XBT/USD and ETH/USD 15m candles")
     _add_system_options(sim, journal="crypy-sim.db")
     sim.add_argument("--seed", type=int, default=0, help="seed of the simulator's ids")
+    _add_fee_options(sim)
     sim.add_argument("--in-process", action="store_true",
                      help="connect the desk to the simulator directly instead of through ccxt and Kraken's API")
 
@@ -126,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--out", type=Path, default=Path("backtest"), metavar="DIR",
                           help="report folder, created if missing, its files replaced (default ./backtest)")
     backtest.add_argument("--seed", type=int, default=0, help="seed of the simulator's ids")
+    _add_fee_options(backtest)
 
     simulator = commands.add_parser("simulator", help="run the local exchange as a Kraken-compatible server")
     simulator.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -216,7 +229,7 @@ def _sim(args: argparse.Namespace) -> int:
 
     options = SimOptions(speed=args.speed, duration=args.duration, data=args.data, db=args.db,
                          repl_port=args.repl_port, template_dir=args.template_dir, seed=args.seed,
-                         in_process=args.in_process)
+                         in_process=args.in_process, fees=_fees(args))
     summary = trio.run(run_sim, options)
     print(summary.render(), flush=True)
     return 0 if summary.balances_match and summary.open_orders == 0 else 1
@@ -229,7 +242,7 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.log_level == "info":
         configure_logging(level="error", json=args.json_logs, stream=sys.stderr)
     options = BacktestOptions(data=args.data, out=args.out, from_ms=args.from_ms, to_ms=args.to_ms,
-                              template_dir=args.template_dir, seed=args.seed,
+                              template_dir=args.template_dir, seed=args.seed, fees=_fees(args),
                               **({"balance": dict(args.balance)} if args.balance else {}))
     report = run_backtest(options, progress=default_progress_stream())
     print(report.render(), flush=True)

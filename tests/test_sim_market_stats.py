@@ -10,12 +10,16 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
 import trio.testing
 
 from crypy.protocols import Candle, OrderStatus, OrderType, Side, TimeInForce
 from crypy.simulator import DEFAULT_MARKETS, OrderBook, SimConfig, SimExchange, TickerStats
+from crypy.simulator.market_stats import candle_trade_count, candle_trades
+
+from .conftest import real_candles
 
 T0 = 1672531200000  # 2023-01-01 00:00 UTC
 HOUR = 3_600_000
@@ -108,3 +112,13 @@ def test_the_facade_exposes_the_engine(exchange: SimExchange) -> None:
     assert exchange.cancel_all("a") == 1 and exchange.closed_orders("a")[0].status is OrderStatus.CANCELLED
     assert exchange.fee_rates("a", "XBT/USD") == (D("0.0016"), D("0.0026")) and exchange.volume("a") == 0
     assert not exchange.order_triggered("a", order.id)
+
+
+@pytest.mark.parametrize("name", ["kraken_BTCUSD_15m.csv.gz", "kraken_ETHUSD_15m.csv.gz"])
+def test_the_tape_counts_a_candles_trades_without_building_them(name: str) -> None:
+    candles = real_candles(name)[-2000:]
+    spec = DEFAULT_MARKETS[candles[0].pair]
+    lot = 10.0 ** -spec.amount_decimals
+    candles += [msgspec.structs.replace(candles[-1], volume=lots * lot)  # around the few-lots edge
+                for lots in (0, 0.5, 1, 3, 3.99, 4, 4.01, 4.04, 4.05, 5, 7.5, 8, 400)]
+    assert [candle_trade_count(c, spec) for c in candles] == [len(candle_trades(c, spec, 1)) for c in candles]

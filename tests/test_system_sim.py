@@ -87,16 +87,16 @@ async def test_traders_trade_and_the_journal_reproduces_the_exchange_balances(tm
 
 async def test_a_crashing_trader_is_restarted_while_the_desk_keeps_running(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    original = Trader._on_candle
+    original = Trader._react
     crashed: list[str] = []
 
-    async def crash_once(self: Trader, candle) -> None:  # type: ignore[no-untyped-def]
+    def crash_once(self: Trader, candle):  # type: ignore[no-untyped-def]
         if self.name == "XBT/USD@USD" and not crashed:
             crashed.append(self.name)
             raise RuntimeError("strategy blew up")
-        await original(self, candle)
+        return original(self, candle)
 
-    monkeypatch.setattr(Trader, "_on_candle", crash_once)
+    monkeypatch.setattr(Trader, "_react", crash_once)
     async with open_sim_system(_options(tmp_path)) as (system, _):
         registry = system.runtime.registry
         await _until(lambda: "XBT/USD@USD" in registry and registry.get("XBT/USD@USD").restarts >= 1

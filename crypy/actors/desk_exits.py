@@ -51,8 +51,9 @@ class DeskExits:
         """Forget every exit (kill, stop): the desk cancels every open order anyway."""
         self.book.clear()
 
-    def on_candle(self, candle: Candle) -> None:
-        self._queue(self.book.on_price(candle.pair, candle.low, candle.high))
+    def on_candle(self, candle: Candle) -> bool:
+        """Follow the price; True when that asks for an action (queued for this helper's task)."""
+        return self._queue(self.book.on_price(candle.pair, candle.low, candle.high))
 
     async def _on_fill(self, fill: Fill) -> None:
         self._queue(self.book.on_fill(fill))
@@ -60,9 +61,10 @@ class DeskExits:
     async def _on_order(self, order: Order) -> None:
         self._queue(self.book.on_order(order))
 
-    def _queue(self, actions: ExitActions) -> None:
+    def _queue(self, actions: ExitActions) -> bool:
         if actions:
             self._send.send_nowait(actions)
+        return bool(actions)
 
     async def _act(self) -> None:
         async for actions in self._receive:

@@ -50,8 +50,16 @@ class DeskRisk:
 
     async def watch(self) -> None:
         """After each price update: act on the limits the monitor reports crossed."""
+        await self.act_on(self.check())
+
+    def check(self) -> list[Breach]:
+        """The limits crossed since the last check (each reported once)."""
         desk = self.desk
-        for breach in self.monitor.check(desk.runtime.now_ms(), desk.gate.ledgers, desk.last_price):
+        return self.monitor.check(desk.runtime.now_ms(), desk.gate.ledgers, desk.last_price)
+
+    async def act_on(self, breaches: list[Breach]) -> None:
+        desk = self.desk
+        for breach in breaches:
             if breach.kind == "daily_loss_limit":
                 settings = desk.template.risk
                 await self.set_state(TradingState(settings.on_daily_loss), breach.kind, breach.detail, breach)

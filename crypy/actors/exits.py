@@ -197,9 +197,12 @@ class ExitBook:
         entry the stop-loss wins (the conservative guess). When the winner is an exchange order, the exchange
         fires it and the book waits for its fills.
         """
-        lo, hi = Decimal(repr(low)), Decimal(repr(high))
         actions = ExitActions()
-        for link in [link for link in self._links.values() if link.request.pair == pair and link.exits]:
+        links = [link for link in self._links.values() if link.request.pair == pair and link.exits]
+        if not links:
+            return actions
+        lo, hi = Decimal(repr(low)), Decimal(repr(high))
+        for link in links:
             crossed = [kind for kind in _KINDS if kind in link.exits and _crossed(link.exits[kind].order, lo, hi)]
             if not crossed:
                 continue

@@ -55,6 +55,10 @@ class _Supervised:
 class Supervisor:
     """The children of one actor (or of the process, for the desk)."""
 
+    generation = 0
+    """Bumped whenever any supervisor's set of child actors changes (a start, a restart, an end): lets a hot path
+    keep a listing of actors until it is stale (``Desk.take_candle``)."""
+
     def __init__(self, nursery: trio.Nursery, runtime: Runtime, owner: str) -> None:
         self._nursery = nursery
         self._runtime = runtime
@@ -90,6 +94,7 @@ class Supervisor:
                     name = actor.name
                     child.actor = actor
                     self._children[name] = child
+                    Supervisor.generation += 1
                     registry.register(name, actor.kind, self.owner)
                     registry.update(name, state=ActorState.STARTING, restarts=restarts)
                     try:
@@ -122,6 +127,7 @@ class Supervisor:
             child.done.set()
             if name and self._children.get(name) is child:
                 del self._children[name]
+                Supervisor.generation += 1
                 if name in registry and registry.get(name).state is not ActorState.FAILED:
                     registry.remove(name)
         with trio.CancelScope(shield=True):

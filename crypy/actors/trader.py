@@ -7,19 +7,22 @@ pair with market orders carrying the holder's approval (``trader_orders``), size
 target is the allocation times the signal's strength, reached by the template's scale-in steps. A reverse signal
 exits fully; a trailing stop is watched here on closed candles, stop-loss and take-profit ride on the entry order
 to the desk. A flat trader evaluates again on schedule and proposes anew when the best has changed. Live
-decisions come from ``Strategy.live``, which computes exactly what the evaluation's ``Strategy.targets`` did.
+decisions come from ``Strategy.live``, which computes exactly what the evaluation's ``Strategy.targets`` did; what
+the trader decides on each candle is in ``trader_decisions``, this module carries it out.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from decimal import Decimal
 
 import msgspec
 import trio
 
-from crypy.plugins import Candles, LiveStrategy, load_strategy
+from crypy.plugins import Candles, load_strategy
+from crypy.plugins.previewed import PreviewedLive
 from crypy.protocols import (
     Approval,
     Candle,
@@ -44,22 +47,19 @@ from .risk import ledger_pnl
 from .runtime import Runtime
 from .template import TraderTemplate
 from .trader_commands import TRADER_COMMANDS
+from .trader_decisions import TraderDecisions
 from .trader_evaluation import Evaluated, evaluate_strategies
-from .trader_orders import TraderOrders
+from .trader_orders import PlannedOrder, Reaction, TraderOrders
 from .trader_sizing import (
     ScaleIn,
     TrailingStop,
-    exit_prices,
-    give_back_amount,
-    only_a_remainder,
-    spend_amount,
 )
 
 HISTORY_TIMEOUT = 30.0
 HOUR_MS = 3_600_000
 
 
-class Trader(Actor):
+class Trader(Actor, TraderDecisions):
     kind = "trader"
 
     def __init__(self, name: str, parent: str, runtime: Runtime, *, market: MarketInfo, holder_asset: str,
@@ -76,7 +76,7 @@ class Trader(Actor):
         self.proposal: Proposal | None = None
         self.approval: Approval | None = None
         self.allocation = Decimal(0)
-        self.live: LiveStrategy | None = None
+        self.live: PreviewedLive | None = None
         self.target: float | None = None
         """The strategy's target exposure to the base after the last candle (0..1); None while warming up."""
         self.signal = math.nan
@@ -100,6 +100,10 @@ class Trader(Actor):
         self._decision: Decision | None = None
         self._history_ready = trio.Event()
         self._history: CandleBatch | None = None
+        self._idle = False
+        """Waiting in the candle loop with nothing queued: a candle may be decided on directly (``take_candle``)."""
+        self._taken: tuple[Candle, Reaction | Exception | None] | None = None
+        """A candle decided on by ``take_candle`` whose reaction the candle loop carries out when it arrives."""
 
     @property
     def prompt(self) -> str:
@@ -107,16 +111,6 @@ class Trader(Actor):
 
     def commands(self) -> CommandRegistry:
         return TRADER_COMMANDS
-
-    @property
-    def in_position(self) -> bool:
-        """Holding enough of the other asset that giving it back would be a valid order."""
-        return self._exit_amount() > 0
-
-    @property
-    def exits(self) -> dict[str, float | None]:
-        """The exits of the strategy being traded (stop_loss, take_profit, trailing_stop; None: not set)."""
-        return self.evaluated.exits if self.evaluated else {}
 
     def concerns(self, event: object) -> bool:
         """This trader's own events, and candles of its pair."""
@@ -127,27 +121,40 @@ class Trader(Actor):
 
     async def setup(self, nursery: trio.Nursery) -> None:
         bus = self.runtime.bus
+        self._replies = bus.subscribe(Topic.HISTORY, Topic.DECISIONS, Topic.ORDERS, Topic.FILLS, Topic.REFUSALS)
         nursery.start_soon(self._trade, bus.subscribe(Topic.CANDLES))
-        nursery.start_soon(self._follow, bus.subscribe(Topic.HISTORY, Topic.DECISIONS, Topic.ORDERS, Topic.FILLS,
-                                                       Topic.REFUSALS))
+        nursery.start_soon(self._follow)
 
-    async def _follow(self, sub: Subscription) -> None:
+    async def _follow(self) -> None:
         """Route the reliable replies addressed to this trader."""
-        with sub:
-            async for event in sub:
-                if isinstance(event, CandleBatch) and event.request_id.startswith(self.name + "#"):
-                    self._history = event
-                    self._history_ready.set()
-                elif isinstance(event, Decision) and self.proposal and event.proposal_id == self.proposal.id:
-                    self._decision = event
-                    self._decided.set()
-                elif isinstance(event, Fill) and event.trader == self.name:
-                    await self._on_fill(event)
-                elif isinstance(event, Order) and event.trader == self.name:
-                    self.orders.on_order(event)
-                elif isinstance(event, OrderRefused) and self.orders.on_refused(event):
-                    self._sat_out = self._wants_out()
-                    self.log.warning("order refused", client_id=event.client_id, reason=event.reason)
+        with self._replies:
+            async for event in self._replies:
+                await self._on_reply(event)
+
+    async def _take_queued_replies(self) -> None:
+        """Handle the replies already queued before a candle: the desk sends a candle after the fills it brought,
+        and the trader must decide on it knowing them, whichever of its two tasks trio runs first."""
+        while True:
+            try:
+                event = self._replies.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+            await self._on_reply(event)
+
+    async def _on_reply(self, event: object) -> None:
+        if isinstance(event, CandleBatch) and event.request_id.startswith(self.name + "#"):
+            self._history = event
+            self._history_ready.set()
+        elif isinstance(event, Decision) and self.proposal and event.proposal_id == self.proposal.id:
+            self._decision = event
+            self._decided.set()
+        elif isinstance(event, Fill) and event.trader == self.name:
+            await self._on_fill(event)
+        elif isinstance(event, Order) and event.trader == self.name:
+            self.orders.on_order(event)
+        elif isinstance(event, OrderRefused) and self.orders.on_refused(event):
+            self._sat_out = self._wants_out()
+            self.log.warning("order refused", client_id=event.client_id, reason=event.reason)
 
     async def _trade(self, sub: Subscription) -> None:
         with sub:
@@ -155,15 +162,56 @@ class Trader(Actor):
                 self._retire()
                 return
             await self._rebalance()
-            async for candle in sub:
+            while True:
+                self._idle = not len(sub)
+                try:
+                    candle = await sub.receive()
+                except trio.EndOfChannel:
+                    return
+                finally:
+                    self._idle = False
                 if not isinstance(candle, Candle) or candle.pair != self.market.pair:
                     continue
-                if candle.timeframe != self.timeframe or (self.last_candle and candle.ts <= self.last_candle.ts):
+                if self._taken is not None and candle is self._taken[0]:
+                    reaction, self._taken = self._taken[1], None
+                    if isinstance(reaction, Exception):
+                        raise reaction
+                elif candle.timeframe != self.timeframe or (self.last_candle and candle.ts <= self.last_candle.ts):
                     continue
-                await self._on_candle(candle)
+                else:
+                    await self._take_queued_replies()
+                    reaction = self._react(candle)
+                await self._carry_out(reaction)
                 if self._reevaluation_due(candle) and not await self._evaluate_and_propose():
                     self._retire()
                     return
+
+    def preview(self, candles: Sequence[Candle]) -> None:
+        """Let the strategy decide the pair's next candles in one go (a backtest's chunk, see ``PreviewedLive``)."""
+        if self.live is not None:
+            self.live.preview([c for c in candles if c.timeframe == self.timeframe
+                               and (self.last_candle is None or c.ts > self.last_candle.ts)])
+
+    def take_candle(self, candle: Candle) -> bool:
+        """Decide on a closed candle handed over directly by the desk (a backtest's fast path), without waiting.
+
+        False: done, nothing more to do. True: the decision asks for more (a target to announce, an order, a
+        re-evaluation), or the trader is not idle in its candle loop; the candle then comes through the bus, and
+        the trader carries out what was decided here, or decides there as usual.
+        """
+        if candle.timeframe != self.timeframe or (self.last_candle and candle.ts <= self.last_candle.ts):
+            return False
+        if not self._idle or len(self._replies):
+            return True
+        try:
+            reaction = self._react(candle)
+        except Exception as exc:  # raised again in the trader's own task, so its supervisor sees it, not the desk
+            self._taken = (candle, exc)
+            return True
+        if reaction is None and not self._reevaluation_due(candle):
+            return False
+        self._taken = (candle, reaction)
+        return True
 
     def _retire(self) -> None:
         self.phase = "retired"
@@ -238,19 +286,10 @@ class Trader(Actor):
 
     def _start_live(self, history: CandleBatch) -> None:
         assert self.proposal is not None
-        self.live = load_strategy(self.proposal.strategy, self.proposal.params).live()
+        self.live = PreviewedLive(load_strategy(self.proposal.strategy, self.proposal.params).live())
         self.candles.clear()
         for candle in history.candles():
             self._feed(candle)
-
-    def _feed(self, candle: Candle) -> None:
-        """One closed candle through the live strategy."""
-        assert self.live is not None
-        self.target = self.live.update(candle.ts, candle.open, candle.high, candle.low, candle.close, candle.volume)
-        self.signal = self.live.signal
-        self.last_candle = candle
-        self.candles.append(candle)
-        self.candle_count += 1
 
     async def set_params(self, params: dict[str, float]) -> None:
         """Restart the live strategy with ``params`` on the candles seen so far, then trade to its target.
@@ -259,7 +298,7 @@ class Trader(Actor):
         """
         if self.proposal is None or self.live is None:
             raise ValueError(f"{self.name} is not trading yet (phase {self.phase})")
-        live = load_strategy(self.proposal.strategy, params).live()
+        live = PreviewedLive(load_strategy(self.proposal.strategy, params).live())
         seen = list(self.candles)
         self.live = live
         self.candles.clear()
@@ -276,84 +315,26 @@ class Trader(Actor):
             self._sat_out = None
             await self._rebalance()
 
-    def close_order(self) -> tuple[Side, Decimal]:
-        """The order that gives back everything this trader holds (amount 0 when it holds too little)."""
-        side = Side.SELL if self.ledger.holder_holds_quote else Side.BUY
-        return side, self._exit_amount()
-
-    async def _on_candle(self, candle: Candle) -> None:
-        assert self.live is not None and self.proposal is not None
-        before = self.target
-        self._feed(candle)
-        if self.target is None:
+    async def _carry_out(self, reaction: Reaction | None) -> None:
+        if reaction is None:
             return
-        if self.target != before:
-            signal = Signal(ts=self.runtime.now_ms(), trader=self.name, pair=self.market.pair,
-                            strategy=self.proposal.strategy, direction=1 if self.target > 0 else 0,
-                            strength=self.target, tags=(self.proposal.strategy,))
-            self.signals.append(signal)
-            await self.runtime.bus.publish(Topic.SIGNALS, signal)
-            self.log.info("signal", pair=self.market.pair, target=self.target, close=candle.close)
-        if self._trailing_stop_hit(candle):
-            await self._give_back("trailing_stop")
-            self._sat_out = True
-            return
-        await self._rebalance()
-
-    def _trailing_stop_hit(self, candle: Candle) -> bool:
-        if not self.ledger.holder_holds_quote or not self.in_position or self.open_orders:
-            return False
-        return self.trailing.hit(candle)
-
-    def _wants_out(self) -> bool:
-        """The target says: hold the other asset (base for a quote holder, quote for a base holder)."""
-        if self.ledger.holder_holds_quote:
-            return bool(self.target)
-        return self.target == 0
+        if reaction.signal is not None:
+            self.signals.append(reaction.signal)
+            await self.runtime.bus.publish(Topic.SIGNALS, reaction.signal)
+            self.log.info("signal", pair=self.market.pair, target=reaction.signal.strength,
+                          close=self.last_candle.close if self.last_candle else None)
+        if reaction.order is not None:
+            await self._send_planned(reaction.order)
 
     async def _rebalance(self) -> None:
-        """Send the one order that brings the position toward the target, if any is needed.
+        """Send the one order that brings the position toward the target, if any is needed."""
+        if (order := self._planned_order()) is not None:
+            await self._send_planned(order)
 
-        After a refusal, or an exit order that closed the position, the trader waits for the target to turn
-        rather than asking again (or re-entering) on every candle.
-        """
-        if self.paused or self.open_orders or self.target is None or self.last_candle is None:
-            return
-        wants_out = self._wants_out()
-        if self._sat_out is not None:
-            if wants_out == self._sat_out:
-                return
-            self._sat_out = None
-        if not wants_out:
-            if self.in_position and not only_a_remainder(self.ledger, self.allocation):
-                await self._give_back("exit")
-            else:
-                self.scale.reset()  # flat (a refused entry leaves no position): the next entry is a first one
-            return
-        if self.ledger.holder_holds_quote:
-            if not self.scale.may_enter(self.candle_count, signalled=self.signal > 0):
-                return
-            budget = self.scale.budget(self.allocation, self.target, self.ledger.committed)
-        elif self.in_position and not only_a_remainder(self.ledger, self.allocation):
-            return
-        else:
-            budget = self.allocation - self.ledger.committed
-        amount = spend_amount(self.market, self.ledger, budget, self.last_candle.close,
-                              self.template.evaluation.spread)
-        if amount > 0:
-            await self.send_order(Side.BUY if self.ledger.holder_holds_quote else Side.SELL, amount,
-                                  reason="entry" if self.scale.entries == 0 else "add-on")
+    async def _send_planned(self, order: PlannedOrder) -> None:
+        await self.send_order(order.side, order.amount, reason=order.reason)
+        if order.reason in ("entry", "add-on"):
             self.scale.entered(self.candle_count)
-
-    async def _give_back(self, reason: str) -> None:
-        side, amount = self.close_order()
-        if amount > 0:
-            await self.send_order(side, amount, reason=reason)
-
-    def _exit_amount(self) -> Decimal:
-        if self.last_candle is None:
-            return Decimal(0)
-        return give_back_amount(self.market, self.ledger, self.last_candle.close, self.template.evaluation.spread)
 
     async def send_order(self, side: Side, amount: Decimal, *, reason: str) -> str:
         """Ask the desk for a market order under this trader's approval, with the exits of an entry."""
@@ -366,16 +347,6 @@ class Trader(Actor):
         """A human's order (see ``TraderOrders.manual``)."""
         self.log.info("manual order request", side=side, amount=str(amount), price=str(price))
         return await self.orders.manual(side, amount, price, approval=self.approval, reason="manual")
-
-    @property
-    def open_orders(self) -> dict[str, Order]:
-        return self.orders.open
-
-    def _exits(self) -> tuple[Decimal | None, Decimal | None]:
-        """The stop-loss and take-profit prices around the last close, for a long entry."""
-        if not self.ledger.holder_holds_quote or self.last_candle is None:
-            return None, None
-        return exit_prices(self.market, self.last_candle.close, self.exits)
 
     async def _on_fill(self, fill: Fill) -> None:
         pnl = self.ledger.apply(fill)

@@ -9,15 +9,31 @@ from __future__ import annotations
 
 from collections import deque
 from decimal import Decimal
+from typing import NamedTuple
 
 import trio
 
-from crypy.protocols import Approval, Order, OrderRefused, OrderRequest, OrderStatus, OrderType, Side
+from crypy.protocols import Approval, Order, OrderRefused, OrderRequest, OrderStatus, OrderType, Side, Signal
 
 from .bus import Topic
 from .runtime import Runtime
 
 MANUAL_ORDER_TIMEOUT = 10.0
+
+
+class PlannedOrder(NamedTuple):
+    """A market order a trader has decided to ask for (``reason``: entry, add-on, exit, trailing_stop)."""
+
+    side: Side
+    amount: Decimal
+    reason: str
+
+
+class Reaction(NamedTuple):
+    """What a closed candle asks of a trader beyond feeding its strategy: a new target to announce, an order."""
+
+    signal: Signal | None
+    order: PlannedOrder | None
 
 
 class TraderOrders:

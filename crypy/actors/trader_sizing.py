@@ -21,8 +21,10 @@ from crypy.protocols import Candle, MarketInfo
 from .ledger import CapitalLedger
 from .template import Trading
 
-SIZING_MARGIN = Decimal("0.01")
-"""Kept aside when sizing a buy: the fill may be a little worse than the last close."""
+SIZING_MARGIN = Decimal("0.02")
+"""Kept aside when sizing a buy: the fill may be a little worse than the last close, and an exchange reserves that
+much beyond the ask for a market buy (the simulator's ``MARKET_BUY_MARGIN``): with less, an allocation of a whole
+balance could never be spent."""
 
 
 def price_with_costs(close: float, spread: float, taker_fee: str) -> Decimal:

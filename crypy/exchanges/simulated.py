@@ -43,6 +43,13 @@ class SimulatedExchange:
         self.sim = sim
         self.account = account
         self.name = name
+        self.news = 0
+        """Order changes and fills the engine has made for this account so far."""
+        sim.add_listener(self._count_news)
+
+    def _count_news(self, account: str, event: object) -> None:
+        if account == self.account:
+            self.news += 1
 
     def now_ms(self) -> int:
         return self.sim.now_ms()

@@ -32,6 +32,8 @@ from crypy.reports.outputs import Report, write_report
 from crypy.reports.pictures import write_pictures
 from crypy.simulator import SimConfig, SimExchange, load_candles
 
+from .lockstep import drive
+from .sim import fee_markets
 from .system import open_system, wait_for_stop
 
 ACCOUNT = "default"
@@ -53,6 +55,8 @@ class BacktestOptions:
     template_dir: Path | None = None
     balance: dict[str, Decimal] = field(default_factory=_usd_10000)
     seed: int = 0
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    """A flat ``maker`` and/or ``taker`` fee for every market instead of Kraken's tiers."""
     speed: float = 3600.0
     """Market seconds per virtual second: sets how often (in market time) the actors' polls look."""
     warmup: int = 720
@@ -149,20 +153,28 @@ def _quote(sim: SimExchange, balance: dict[str, Decimal]) -> str:
 def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
     """Record equity and progress at every candle close, from each pair's last close of the history on."""
 
+    totals: list[dict[str, Decimal]] = []
+    """The account's non-zero totals, read again after the engine's next order event (nothing else moves them)."""
+
+    def on_order_news(account: str, event: object) -> None:
+        totals.clear()
+
     def on_candle(candle: Candle) -> None:
         replayed.done += 1
         replayed.closes[candle.pair] = Decimal(repr(candle.close))
+        if not totals:
+            totals.append({asset: balance.total for asset, balance in sim.balances(ACCOUNT).items() if balance.total})
         equity = Decimal(0)
-        for asset, balance in sim.balances(ACCOUNT).items():
-            if balance.total:
-                price = Decimal(1) if asset == replayed.quote else replayed.closes[f"{asset}/{replayed.quote}"]
-                equity += balance.total * price
+        for asset, total in totals[0].items():
+            price = Decimal(1) if asset == replayed.quote else replayed.closes[f"{asset}/{replayed.quote}"]
+            equity += total * price
         replayed.equity[candle.ts + timeframe_ms(candle.timeframe)] = equity
         progress.update(replayed.done)
 
     for pair in sim.pairs:
         [last] = sim.candles(pair, sim.timeframes(pair)[0], limit=1)
         replayed.closes[pair] = Decimal(repr(last.close))
+    sim.add_listener(on_order_news)
     sim.add_candle_listener(on_candle)
 
 
@@ -177,20 +189,23 @@ def _clear(db: Path) -> None:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
-async def _run(options: BacktestOptions, series: dict[str, list[Candle]], progress_stream: TextIO | None
-               ) -> Replayed:
+async def _run(options: BacktestOptions, series: dict[str, list[Candle]], progress_stream: TextIO | None,
+               clock: trio.testing.MockClock) -> Replayed:
     templates = load_templates(options.template_dir)
     sim = SimExchange(SimConfig(data_files=list(series), speed=options.speed, seed=options.seed, warmup=options.warmup,
-                                accounts={ACCOUNT: dict(options.balance)}))
+                                accounts={ACCOUNT: dict(options.balance)}, markets=fee_markets(options.fees)),
+                      candles={Path(file).name: candles for file, candles in series.items()})
     replayed = Replayed(total=_to_replay(series, sim.now_ms()), quote=_quote(sim, options.balance))
     progress = Progress(progress_stream, replayed.total)
     _watch(sim, replayed, progress)
     exchange = SimulatedExchange(sim, ACCOUNT)
     async with trio.open_nursery() as nursery:
         try:
-            async with open_system(exchange, templates=templates, db=options.db, repl_port=0):
+            async with open_system(exchange, templates=templates, db=options.db, repl_port=0,
+                                   candles_pushed=True) as system:
                 # Only now: the desk reads its journal in a thread at start, and the virtual clock would run on.
-                await nursery.start(sim.run)
+                await system.traders_decided()
+                nursery.start_soon(drive, exchange, system.desk, clock)
                 await wait_for_stop(None, sim.finished)
         finally:
             await exchange.close()
@@ -205,7 +220,8 @@ def run_backtest(options: BacktestOptions, progress: TextIO | None = None) -> Re
     _clear(options.db)
     started = time.monotonic()
     with _data_files(options) as series:
-        replayed = trio.run(_run, options, series, progress, clock=trio.testing.MockClock(autojump_threshold=0))
+        clock = trio.testing.MockClock(autojump_threshold=0)
+        replayed = trio.run(_run, options, series, progress, clock, clock=clock)
     elapsed = time.monotonic() - started
     report = write_report(options.out, options.db, sorted(replayed.equity.items()), marks=replayed.closes,
                           quote=replayed.quote, candles=replayed.done, elapsed_s=elapsed)

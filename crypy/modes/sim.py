@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -25,7 +26,7 @@ from crypy.actors.template_files import load_templates
 from crypy.exchanges import Exchange
 from crypy.exchanges.ccxt_kraken import KrakenCcxtExchange
 from crypy.exchanges.simulated import SimulatedExchange
-from crypy.simulator import SimConfig, SimExchange
+from crypy.simulator import DEFAULT_MARKETS, MarketSpec, SimConfig, SimExchange, with_flat_fees
 from crypy.simulator.config import KrakenServerConfig
 from crypy.simulator.kraken.server import KrakenEndpoints, serve_kraken
 
@@ -45,6 +46,8 @@ class SimOptions:
     template_dir: Path | None = None
     seed: int = 0
     in_process: bool = False
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    """A flat ``maker`` and/or ``taker`` fee for every market instead of Kraken's tiers (``with_flat_fees``)."""
     # The replay runs thousands of times faster than real time, so Kraken's per-second rate limits would
     # only throttle the desk into missing candles: they are off here (``crypy simulator`` keeps them).
     server: KrakenServerConfig = field(default_factory=lambda: KrakenServerConfig(rate_limits=False))
@@ -65,6 +68,11 @@ async def _exchange(sim: SimExchange, nursery: trio.Nursery, options: SimOptions
                               rest_url=endpoints.rest_url, rate_limit=False, clock=sim.now_ms,
                               timeout_s=options.client_timeout_s,
                               backoff_s=options.client_backoff_s, ws_private_url=endpoints.ws_private_url)
+
+
+def fee_markets(fees: dict[str, Decimal]) -> dict[str, MarketSpec] | None:
+    """The simulator's markets with the flat ``maker``/``taker`` fees asked for; None (Kraken's tiers) if none."""
+    return with_flat_fees(DEFAULT_MARKETS, **fees) if fees else None
 
 
 def set_aside(db: Path) -> Path | None:
@@ -89,15 +97,16 @@ async def open_sim_system(options: SimOptions) -> AsyncIterator[tuple[RunningSys
     kept = set_aside(options.db)
     if kept is not None:
         print(f"earlier journal kept as {kept}", file=sys.stderr)
-    config = SimConfig(speed=options.speed, seed=options.seed,
+    config = SimConfig(speed=options.speed, seed=options.seed, markets=fee_markets(options.fees),
                        **({"data_files": [str(p) for p in options.data]} if options.data else {}))
     sim = SimExchange(config)
     async with trio.open_nursery() as nursery:
-        await nursery.start(sim.run)
         exchange = await _exchange(sim, nursery, options)
         try:
             async with open_system(exchange, templates=templates, db=options.db,
                                    repl_port=options.repl_port) as system:
+                await system.traders_decided()
+                await nursery.start(sim.run)
                 yield system, sim
         finally:
             await exchange.close()

@@ -30,6 +30,7 @@ from crypy.store import Journal, JournalReader
 from .summary import RunSummary
 
 DESK_GRACE = 15.0
+UNDECIDED = ("starting", "evaluating", "proposed")
 
 
 @dataclass
@@ -45,6 +46,17 @@ class RunningSystem:
     market_start: int
     stopped_because: str = ""
     final: dict[str, Decimal] = field(default_factory=dict)
+
+    async def traders_decided(self, timeout_s: float = 60.0) -> None:
+        """Wait (at most ``timeout_s``) until every trader has had its first proposal answered, or retired.
+
+        A replayed market starts only then, so that every run of the same data starts trading on the same
+        history, however long the evaluations take on this machine: what makes a ``crypy sim`` run and a
+        backtest comparable trade by trade.
+        """
+        with trio.move_on_after(timeout_s):
+            while any(trader.phase in UNDECIDED for trader in self.desk.traders()):
+                await trio.sleep(0.01)
 
     def summary(self) -> RunSummary:
         """What the run did, read back from the journal (valid once the system has stopped)."""
@@ -67,8 +79,10 @@ async def _totals(exchange: Exchange) -> dict[str, Decimal]:
 
 @asynccontextmanager
 async def open_system(exchange: Exchange, *, templates: Templates, db: Path, repl_port: int = 7100,
-                      repl_host: str = "127.0.0.1", candle_store: Path | None = None) -> AsyncIterator[RunningSystem]:
-    """Run the journal and the desk of ``exchange``'s account for the duration of the block."""
+                      repl_host: str = "127.0.0.1", candle_store: Path | None = None,
+                      candles_pushed: bool = False) -> AsyncIterator[RunningSystem]:
+    """Run the journal and the desk of ``exchange``'s account for the duration of the block (``candles_pushed``:
+    a backtest hands the desk its candles, see ``lockstep``)."""
     registry = open_process_registry()
     runtime = Runtime(bus=Bus(), registry=registry, now_ms=exchange.now_ms)
     journal = Journal(db)
@@ -79,7 +93,8 @@ async def open_system(exchange: Exchange, *, templates: Templates, db: Path, rep
             root = Supervisor(nursery, runtime, owner="")
             desk_factory = functools.partial(Desk, f"{exchange.name}:{exchange.account}", runtime, exchange=exchange,
                                              journal=journal, templates=templates, repl_host=repl_host,
-                                             repl_port=repl_port, candle_store=candle_store)
+                                             repl_port=repl_port, candle_store=candle_store,
+                                             candles_pushed=candles_pushed)
             desk = await root.start(desk_factory, RestartPolicy(max_restarts=0))
             if desk.recovered is not None:  # the journal's fills go back further: so must the starting balances
                 initial = await trio.to_thread.run_sync(_first_balances, db) or initial

@@ -11,7 +11,7 @@ from .errors import ExchangeError, InsufficientFunds, OrderRejected, UnknownOrde
 from .exchange import SimConfig, SimExchange
 from .ids import KrakenIds
 from .market_stats import OrderBook, PublicTrade, TickerStats
-from .markets import DEFAULT_MARKETS, MarketSpec
+from .markets import DEFAULT_MARKETS, MarketSpec, with_flat_fees
 from .matching import MARKET_BUY_MARGIN
 from .replay import MAX_ROWS, MarketReplay
 
@@ -19,5 +19,5 @@ __all__ = [
     "DEFAULT_MARKETS", "FEE_ACCOUNT", "MARKET_BUY_MARGIN", "MAX_ROWS", "ExchangeError", "InsufficientFunds",
     "KrakenIds", "Ledger", "MarketReplay", "MarketSpec", "MatchingEngine", "OrderBook", "OrderRejected",
     "PublicTrade", "SimConfig", "SimExchange", "TickerStats", "UnknownOrder", "bundled_candle_files",
-    "load_candles", "parse_file_name",
+    "load_candles", "parse_file_name", "with_flat_fees",
 ]

@@ -6,7 +6,7 @@ straight from it; only ``run`` is async (it drives market time). Account-scoped 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,8 +56,11 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
 class SimExchange:
     """A whole exchange in-process: market data, accounts, orders, fills and the public tape and book."""
 
-    def __init__(self, config: SimConfig) -> None:
-        series = {Path(file).name: load_candles(file) for file in config.data_files}
+    def __init__(self, config: SimConfig, candles: Mapping[str, list[Candle]] | None = None) -> None:
+        """``candles``: the series of ``config.data_files`` already read, by file name (a backtest has read them to
+        cut them to its range; reading them again would double the memory a long replay takes)."""
+        series = dict(candles) if candles is not None else {
+            Path(file).name: load_candles(file) for file in config.data_files}
         self._replay = MarketReplay(series, config.speed, config.warmup)
         known = DEFAULT_MARKETS if config.markets is None else config.markets
         missing = [pair for pair in self._replay.pairs if pair not in known]
@@ -95,6 +98,24 @@ class SimExchange:
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self._replay.run(self._on_close, task_status=task_status)
+
+    def start(self) -> None:
+        """Start market time without ``run``: for a driver that closes candles itself (``close_next``)."""
+        self._replay.start()
+
+    def next_due(self) -> float | None:
+        """The trio time the next candle closes at; None at the end of the data (``finished`` is then set)."""
+        return self._replay.next_due()
+
+    def upcoming(self, count: int) -> list[Candle]:
+        """The next ``count`` candles to close, not closed yet (``MarketReplay.upcoming``)."""
+        return self._replay.upcoming(count)
+
+    def close_next(self) -> Candle:
+        """Close the next candle as ``run`` would at its time: matching, the tape, then the candle listeners."""
+        candle = self._replay.publish_next()
+        self._on_close(candle)
+        return candle
 
     def now_ms(self) -> int:
         return self._replay.now_ms()

@@ -79,9 +79,7 @@ def candle_trades(candle: Candle, spec: MarketSpec, first_id: int) -> list[Publi
     The volume is split evenly (truncated to lots, the last trade taking the rest); empty trades are left out.
     """
     step = timeframe_ms(candle.timeframe) // TRADES_PER_CANDLE
-    volume = spec.round_amount(candle_price(candle.volume))
-    share = spec.round_amount(volume / TRADES_PER_CANDLE)
-    amounts = [share] * (TRADES_PER_CANDLE - 1) + [volume - share * (TRADES_PER_CANDLE - 1)]
+    amounts = _trade_amounts(candle, spec)
     path = candle_path(candle)
     rising = path[-1] >= path[0]
     trades: list[PublicTrade] = []
@@ -94,6 +92,23 @@ def candle_trades(candle: Candle, spec: MarketSpec, first_id: int) -> list[Publi
     return trades
 
 
+def candle_trade_count(candle: Candle, spec: MarketSpec) -> int:
+    """``len(candle_trades(...))`` without building the trades: the tape numbers trades as candles close.
+
+    A volume well over ``TRADES_PER_CANDLE`` lots gives every trade a lot at least, which a float comparison tells
+    (the margin covers its rounding); near or under that, the shares are computed exactly."""
+    if candle.volume > TRADES_PER_CANDLE * 1.01 * 10.0 ** -spec.amount_decimals:
+        return TRADES_PER_CANDLE
+    return sum(1 for amount in _trade_amounts(candle, spec) if amount > 0)
+
+
+def _trade_amounts(candle: Candle, spec: MarketSpec) -> list[Decimal]:
+    """The candle's volume in ``TRADES_PER_CANDLE`` even shares (truncated to lots, the last taking the rest)."""
+    volume = spec.round_amount(candle_price(candle.volume))
+    share = spec.round_amount(volume / TRADES_PER_CANDLE)
+    return [share] * (TRADES_PER_CANDLE - 1) + [volume - share * (TRADES_PER_CANDLE - 1)]
+
+
 def fill_trade(fill: Fill, trade_id: int) -> PublicTrade:
     """An account's fill on the tape, from the taker's side: a maker fill was hit by the other side (``l``)."""
     taker = fill.liquidity == "taker"
@@ -102,7 +117,7 @@ def fill_trade(fill: Fill, trade_id: int) -> PublicTrade:
                        order_type="m" if taker else "l", trade_id=trade_id)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Block:
     """One closed candle's trades on the tape: its synthetic trades, then the fills decided at its close."""
 
@@ -126,7 +141,7 @@ class PublicTape:
         self._next_id = 1
 
     def record(self, candle: Candle, fills: list[Fill]) -> None:
-        count = len(candle_trades(candle, self._spec, self._next_id))
+        count = candle_trade_count(candle, self._spec)
         block = _Block(candle=candle, first_id=self._next_id, synthetic=count, fills=list(fills))
         self._blocks.append(block)
         self._closes.append(block.closed_at)

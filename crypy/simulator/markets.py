@@ -137,3 +137,13 @@ DEFAULT_MARKETS: dict[str, MarketSpec] = {
                    min_amount=Decimal("0.01"), min_cost=Decimal("0.00002"), **_FEES),
     )
 }
+
+
+def with_flat_fees(markets: dict[str, MarketSpec], *, maker: Decimal | None = None,
+                   taker: Decimal | None = None) -> dict[str, MarketSpec]:
+    """``markets`` charging one flat fee whatever the volume (fractions, ``0.001`` = 0.1 %): a what-if run at
+    another fee level. A fee not given keeps its base tier; the volume tiers are dropped either way."""
+    return {pair: msgspec.structs.replace(spec, maker_fee=spec.maker_fee if maker is None else maker,
+                                          taker_fee=spec.taker_fee if taker is None else taker,
+                                          fee_tiers=(), maker_tiers=())
+            for pair, spec in markets.items()}

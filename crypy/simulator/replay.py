@@ -66,6 +66,8 @@ class MarketReplay:
         )
         self._ranked = ranked
         self._t0: float | None = None
+        self._next = 0
+        """Index in ``_schedule`` of the next candle to close."""
         self.finished = trio.Event()
 
     @property
@@ -112,21 +114,49 @@ class MarketReplay:
         stream = self._streams[(pair, timeframe)]
         return stream.candles[: stream.published]
 
+    def start(self) -> None:
+        """Start market time now (trio's clock); ``run`` does it, a stepping driver calls it itself."""
+        if self._t0 is not None:
+            raise RuntimeError("a replay runs only once")
+        self._t0 = trio.current_time()
+
+    def next_due(self) -> float | None:
+        """The trio time at which the next candle closes; None once every candle has (``finished`` is set)."""
+        if self._t0 is None:
+            raise RuntimeError("the replay has not started")
+        if self._next == len(self._schedule):
+            self.finished.set()
+            return None
+        return self._t0 + (self._schedule[self._next][0] - self._start_ms) / 1000 / self._speed
+
+    def upcoming(self, count: int) -> list[Candle]:
+        """The next ``count`` candles to close, in closing order, without closing them: for a driver that lets
+        consumers prepare (a backtest's chunk); showing them is the driver's responsibility."""
+        upcoming, taken = [], {}
+        for _, rank in self._schedule[self._next:self._next + count]:
+            stream = self._ranked[rank]
+            offset = taken[rank] = taken.get(rank, -1) + 1
+            upcoming.append(stream.candles[stream.published + offset])
+        return upcoming
+
+    def publish_next(self) -> Candle:
+        """Close the next candle (market time must have reached it): it becomes visible, and is returned."""
+        _, rank = self._schedule[self._next]
+        self._next += 1
+        stream = self._ranked[rank]
+        candle = stream.candles[stream.published]
+        stream.published += 1
+        return candle
+
     async def run(
         self, on_close: Callable[[Candle], None], task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Publish each candle when market time reaches its close and hand it to ``on_close``, in closing order."""
-        if self._t0 is not None:
-            raise RuntimeError("a replay runs only once")
-        t0 = self._t0 = trio.current_time()
+        self.start()
         task_status.started()
-        for closed_at, rank in self._schedule:
-            await trio.sleep_until(t0 + (closed_at - self._start_ms) / 1000 / self._speed)
-            stream = self._ranked[rank]
-            candle = stream.candles[stream.published]
-            stream.published += 1
-            on_close(candle)
-        self.finished.set()
+        while (due := self.next_due()) is not None:
+            await trio.sleep_until(due)
+            on_close(self.publish_next())
 
 
 def _stream(label: str, series: list[Candle]) -> _Stream:

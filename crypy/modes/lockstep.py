@@ -1,0 +1,59 @@
+"""The backtest's market: candles closed one by one in the engine and handed straight to the desk.
+
+Under a virtual clock nothing waits for real time, so what bounds a backtest is how often the actors must run.
+They need to only when something happens: the engine filled or changed an order (the desk syncs before anyone
+decides on the next candle), or a trader's decision asks for more than feeding its strategy (a new target to
+announce, an order, a re-evaluation), or a risk limit or an exit fires. Every other candle is closed, booked and
+decided on in one synchronous pass (``Desk.take_candle``, ``Trader.take_candle``), without a task switch.
+
+Each candle is still decided on its own, in closing order, by the same code as in ``crypy sim``: a trader's order
+reaches the engine before the next candle closes and fills on it, exactly as in a live run that keeps up. Trio's
+clock is moved to each candle's close (``MockClock.jump``), so every timestamp is the one a candle-by-candle run
+would give; timers that fell due meanwhile run at the next settle.
+"""
+
+from __future__ import annotations
+
+import trio
+import trio.testing
+
+from crypy.actors.desk import Desk
+from crypy.exchanges.simulated import SimulatedExchange
+
+CHUNK = 1000
+"""Candles the traders' strategies decide in one go (``Desk.preview``)."""
+SETTLE_EVERY = 1000
+"""Candles between two settles when nothing happens: Ctrl-C and the periodic jobs (balances) get their turn."""
+
+
+async def settle() -> None:
+    """Return once every other task is blocked: under ``MockClock(autojump_threshold=0)`` the clock moves on by
+    this sleep only when nothing else can run."""
+    await trio.sleep(1e-9)
+
+
+async def drive(exchange: SimulatedExchange, desk: Desk, clock: trio.testing.MockClock) -> int:
+    """Close every candle of the simulator's data in order and return how many; ``exchange.sim.finished`` is set
+    at the end."""
+    sim = exchange.sim
+    sim.start()
+    closed = quiet = previewed = 0
+    seen = exchange.news
+    while (due := sim.next_due()) is not None:
+        if closed == previewed:
+            chunk = sim.upcoming(CHUNK)
+            desk.preview(chunk)
+            previewed += len(chunk)
+        if due > trio.current_time():
+            clock.jump(due - trio.current_time())
+        candle = sim.close_next()
+        closed += 1
+        if exchange.news != seen:
+            await settle()
+        if desk.take_candle(candle):
+            await desk.announce(candle)
+            await settle()
+        elif (quiet := quiet + 1) % SETTLE_EVERY == 0:
+            await settle()
+        seen = exchange.news
+    return closed
