@@ -11,14 +11,14 @@ real Binance BTC and ETH 1m returns chained end to end), rounded to XBT/USD's 0.
 simulator's history, not replayed and not counted. backtesting.py and backtrader get the replayed candles only.
 
 Rule, for all three: SMA crossover fast 10 / slow 30, long only, market orders filled at the next candle's open,
-taker fee 0.26%.
+no fee (see ``FEE``).
 - crypy: ``bench/templates/sma`` (one XBT/USD trader, ``sma_crossover`` 10/30, no stops, every proposal funded
-  with the whole balance), ``--balance USD=10000``: all-in, a trader that lost spending what it has left. Fills
-  carry the simulator's spread (0.05%), so its trades need not match the others' exactly.
+  with the whole balance), ``--balance USD=1000000000``: all-in, a trader that lost spending what it has left.
+  Fills carry the simulator's spread (0.05%), so its trades need not match the others' exactly.
 - backtesting.py: ``bench_evaluation.backtesting_run`` (crypy's SMAs and tie tolerance, one unit per trade,
-  commission 0.26%, no spread, ``trade_on_close=False``, ``finalize_trades=True``).
+  no commission, no spread, ``trade_on_close=False``, ``finalize_trades=True``).
 - backtrader: two ``bt.indicators.SMA`` and a ``bt.indicators.CrossOver``, buy on a cross above with
-  ``PercentSizer(percents=99)`` (all-in, fractional sizes), close on a cross below, commission 0.26%, data from a
+  ``PercentSizer(percents=99)`` (all-in, fractional sizes), close on a cross below, no commission, data from a
   pandas DataFrame (``bt.feeds.PandasData``), ``cerebro.run(stdstats=False)``. It manages a few thousand candles/s,
   so it runs on ``--backtrader-candles`` (default 200,000) and its rate is compared (seconds for the full count
   extrapolated).
@@ -57,8 +57,11 @@ HISTORY = 720
 """Candles in front of the replay: ``crypy backtest``'s exchange history (``BacktestOptions.warmup``)."""
 START_MS = int(dt.datetime(2021, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
 FAST, SLOW = 10, 30
-FEE = 0.0026
-CRYPY_BALANCE = "USD=10000"
+FEE = 0.0
+"""No fee, for all three: each trade of a crossover this fast loses the fee, and crypy, which sizes each entry by
+what its trader has left (and respects Kraken's minimum order), would stop trading within a few thousand trades;
+at no fee (crypy still pays its simulator's spread) it trades every signal, as the others do."""
+CRYPY_BALANCE = "USD=1000000000"
 QUICK = 20_000
 TARGET_RATE = 500_000
 TARGET_MB = 1024
@@ -93,7 +96,7 @@ def backtesting_child(path: Path, count: int) -> dict[str, object]:
     from bench_evaluation import backtesting_run
 
     ohlc = read_replayed(path, count)[["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
-    seconds, trades = backtesting_run(ohlc, FAST, SLOW)
+    seconds, trades = backtesting_run(ohlc, FAST, SLOW, FEE)
     return {"candles": int(ohlc.shape[0]), "seconds": seconds, "trades": len(trades)}
 
 

@@ -92,7 +92,7 @@ def _warm_sma(values: np.ndarray, n: int, fill: float) -> np.ndarray:
     return out
 
 
-def backtesting_run(ohlc: np.ndarray, fast: int, slow: int):  # type: ignore[no-untyped-def]
+def backtesting_run(ohlc: np.ndarray, fast: int, slow: int, fee: float = FEE):  # type: ignore[no-untyped-def]
     """Seconds of one backtesting.py run and its trades DataFrame."""
     import pandas as pd
     from backtesting import Backtest, Strategy
@@ -113,7 +113,7 @@ def backtesting_run(ohlc: np.ndarray, fast: int, slow: int):  # type: ignore[no-
 
     index = pd.date_range("2020-01-01", periods=ohlc.shape[0], freq="min")
     data = pd.DataFrame(ohlc, columns=["Open", "High", "Low", "Close"], index=index)
-    bt = Backtest(data, SmaCross, cash=1e12, commission=FEE, spread=0.0, trade_on_close=False,
+    bt = Backtest(data, SmaCross, cash=1e12, commission=fee, spread=0.0, trade_on_close=False,
                   exclusive_orders=False, finalize_trades=True)
     start = time.perf_counter()
     stats = bt.run()

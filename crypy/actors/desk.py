@@ -9,7 +9,6 @@ journals all of it. Stopping it stops holders and traders first, then cancels ev
 from __future__ import annotations
 
 import functools
-import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -32,7 +31,6 @@ from crypy.protocols import (
     TradingState,
 )
 from crypy.repl import CommandRegistry
-from crypy.repl.tables import format_utc
 from crypy.store import Journal
 from crypy.store.candle_history import load_history
 from crypy.store.candles import CandleStore
@@ -40,6 +38,7 @@ from crypy.store.candles import CandleStore
 from . import approval as approvals
 from .actor import Actor
 from .bus import Subscription, Topic
+from .desk_candles import DeskCandles
 from .desk_commands import DESK_COMMANDS
 from .desk_exits import DeskExits
 from .desk_risk import DeskRisk
@@ -47,9 +46,7 @@ from .holder import Holder
 from .order_gate import OrderGate
 from .order_tracker import OrderTracker
 from .recovery import RecoveryReport, recover
-from .risk import Breach
 from .runtime import Runtime
-from .supervisor import Supervisor
 from .template import Templates
 from .template_memory import bad_assets
 from .trader import Trader
@@ -65,7 +62,7 @@ class Desk(Actor):
                  candles_pushed: bool = False) -> None:
         super().__init__(name, "", runtime, repl_host=repl_host, repl_port=repl_port)
         self.candles_pushed = candles_pushed
-        """Candles come from a driver (``take_candle``, a backtest), not from polling the exchange."""
+        """Candles come from a driver (``DeskCandles.take``, a backtest), not from polling the exchange."""
         self.candle_store = candle_store
         """Where candles are cached between runs (None: always from the exchange, as for a simulator)."""
         self.exchange = exchange
@@ -94,12 +91,10 @@ class Desk(Actor):
         self._orders_news = trio.Event()
         self.order_news = 0
         """Pushed order notices received (private WebSocket), each a reason to sync now."""
-        self._news_synced = 0
+        self.news_synced = 0
         """``order_news`` when the last order sync started: the notices it has certainly taken in."""
         self._nursery: trio.Nursery | None = None
-        self._pair_traders: tuple[int, dict[str, list[Trader]]] = (-1, {})
-        self._breaches: list[Breach] = []
-        """Risk limits a pushed candle crossed, for ``announce`` to act on."""
+        self.candles = DeskCandles(self)
         self.recovered: RecoveryReport | None = None
         """What restart recovery found in the journal (None: a fresh journal, or a new paper account)."""
 
@@ -181,8 +176,8 @@ class Desk(Actor):
         nursery.start_soon(self._journal_events, bus.subscribe(*JOURNALED_TOPICS))
         market_data, orders = self.template.market_data, self.template.orders
         if not self.candles_pushed:
-            nursery.start_soon(self._every, lambda: market_data.poll_seconds, self._poll_candles)
-        nursery.start_soon(self._every, lambda: orders.poll_seconds, self._sync_orders, lambda: self._orders_news)
+            nursery.start_soon(self._every, lambda: market_data.poll_seconds, self.candles.poll)
+        nursery.start_soon(self._every, lambda: orders.poll_seconds, self.sync_orders, lambda: self._orders_news)
         nursery.start_soon(self._watch_orders)
         nursery.start_soon(self._every, lambda: orders.balance_seconds, self.refresh_balances)
         positions = {name: ledger for name, ledger in self.gate.ledgers.items() if ledger.acquired > 0}
@@ -248,81 +243,9 @@ class Desk(Actor):
                 self._orders_news.set()
                 self._orders_news = trio.Event()
 
-    async def _poll_candles(self) -> None:
-        """Publish the candles closed since the last poll, each after the fills it brought: a trader decides on a
-        candle knowing what its orders did up to that candle's close, whatever the order of the exchange's news."""
-        fresh = False
-        for pair, cached in self.history.items():
-            since = cached[-1].ts + 1 if cached else None
-            for candle in await self.exchange.candles(pair, self.timeframe, since_ms=since):
-                if cached and candle.ts <= cached[-1].ts:
-                    continue
-                await self._sync_news_before(candle)
-                self._book_candle(candle)
-                fresh = True
-                await self.runtime.bus.publish(Topic.CANDLES, candle)
-        if fresh:
-            await self.risk.watch()
-
-    async def _sync_news_before(self, candle: Candle) -> None:
-        """Book the fills the exchange has announced (pushed news not synced yet) before publishing ``candle``. A
-        failing exchange only delays them, as it would without this: the candle goes out anyway."""
-        if not self.open_orders or self.order_news == self._news_synced:
-            return
-        try:
-            await self._sync_orders()
-        except ExchangeError as exc:
-            self.exchange_errors += 1
-            self.log.warning("order sync before a candle failed", pair=candle.pair, error=str(exc))
-
-    async def _sync_orders(self) -> None:
-        self._news_synced = self.order_news
+    async def sync_orders(self) -> None:
+        self.news_synced = self.order_news
         await self.tracker.sync()
-
-    def _book_candle(self, candle: Candle) -> bool:
-        """Keep a new closed candle in the pair's history and let the exits follow it; True when that asks for an
-        action of theirs."""
-        self.history[candle.pair].append(candle)
-        self.candle_count += 1
-        if self.log.is_enabled_for(logging.INFO):  # a backtest's quiet logs skip formatting a line per candle
-            self.log.info("candle", pair=candle.pair, at=format_utc(candle.ts), close=candle.close,
-                          volume=round(candle.volume, 4))
-        return self.exits.on_candle(candle)
-
-    def _traders_of(self, pair: str) -> list[Trader]:
-        """The live traders of ``pair``, listed again only when some actor started or stopped since."""
-        if self._pair_traders[0] != Supervisor.generation:
-            listing: dict[str, list[Trader]] = {}
-            for trader in self.traders():
-                listing.setdefault(trader.market.pair, []).append(trader)
-            self._pair_traders = (Supervisor.generation, listing)
-        return self._pair_traders[1].get(pair, [])
-
-    def preview(self, candles: list[Candle]) -> None:
-        """Hand each trader the next candles of its pair before they close, for its strategy to decide them in one
-        go (a backtest's chunk); the trader still acts on each only when ``take_candle`` closes it."""
-        for trader in self.traders():
-            trader.preview([c for c in candles if c.pair == trader.market.pair])
-
-    def take_candle(self, candle: Candle) -> bool:
-        """A closed candle handed over by a driver (a backtest's fast path, with the fills it brought already
-        booked): booked, and decided on at once by the pair's traders. True when something must wait: then the
-        driver calls ``announce`` and lets the actors run."""
-        cached = self.history.get(candle.pair)
-        if cached is None or candle.timeframe != self.timeframe or (cached and candle.ts <= cached[-1].ts):
-            return False
-        waits = self._book_candle(candle)
-        for trader in self._traders_of(candle.pair):
-            waits = trader.take_candle(candle) or waits
-        self._breaches = self.risk.check()
-        return waits or bool(self._breaches)
-
-    async def announce(self, candle: Candle) -> None:
-        """The slow part of a pushed candle: the bus delivers it (its traders carry out what they decided) and
-        the desk acts on the risk limits it crossed."""
-        await self.runtime.bus.publish(Topic.CANDLES, candle)
-        breaches, self._breaches = self._breaches, []
-        await self.risk.act_on(breaches)
 
     async def refresh_balances(self) -> None:
         balances = await self.exchange.balances()

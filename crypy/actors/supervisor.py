@@ -57,7 +57,7 @@ class Supervisor:
 
     generation = 0
     """Bumped whenever any supervisor's set of child actors changes (a start, a restart, an end): lets a hot path
-    keep a listing of actors until it is stale (``Desk.take_candle``)."""
+    keep a listing of actors until it is stale (``DeskCandles.take``)."""
 
     def __init__(self, nursery: trio.Nursery, runtime: Runtime, owner: str) -> None:
         self._nursery = nursery

@@ -4,7 +4,7 @@ Under a virtual clock nothing waits for real time, so what bounds a backtest is 
 They need to only when something happens: the engine filled or changed an order (the desk syncs before anyone
 decides on the next candle), or a trader's decision asks for more than feeding its strategy (a new target to
 announce, an order, a re-evaluation), or a risk limit or an exit fires. Every other candle is closed, booked and
-decided on in one synchronous pass (``Desk.take_candle``, ``Trader.take_candle``), without a task switch.
+decided on in one synchronous pass (``DeskCandles.take``, ``Trader.take_candle``), without a task switch.
 
 Each candle is still decided on its own, in closing order, by the same code as in ``crypy sim``: a trader's order
 reaches the engine before the next candle closes and fills on it, exactly as in a live run that keeps up. Trio's
@@ -21,7 +21,7 @@ from crypy.actors.desk import Desk
 from crypy.exchanges.simulated import SimulatedExchange
 
 CHUNK = 1000
-"""Candles the traders' strategies decide in one go (``Desk.preview``)."""
+"""Candles the traders' strategies decide in one go (``DeskCandles.preview``)."""
 SETTLE_EVERY = 1000
 """Candles between two settles when nothing happens: Ctrl-C and the periodic jobs (balances) get their turn."""
 
@@ -42,7 +42,7 @@ async def drive(exchange: SimulatedExchange, desk: Desk, clock: trio.testing.Moc
     while (due := sim.next_due()) is not None:
         if closed == previewed:
             chunk = sim.upcoming(CHUNK)
-            desk.preview(chunk)
+            desk.candles.preview(chunk)
             previewed += len(chunk)
         if due > trio.current_time():
             clock.jump(due - trio.current_time())
@@ -50,8 +50,8 @@ async def drive(exchange: SimulatedExchange, desk: Desk, clock: trio.testing.Moc
         closed += 1
         if exchange.news != seen:
             await settle()
-        if desk.take_candle(candle):
-            await desk.announce(candle)
+        if desk.candles.take(candle):
+            await desk.candles.announce(candle)
             await settle()
         elif (quiet := quiet + 1) % SETTLE_EVERY == 0:
             await settle()

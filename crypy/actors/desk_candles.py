@@ -1,0 +1,112 @@
+"""The desk's market data: candles polled from the exchange, or pushed by a backtest's driver, into the history.
+
+Polled (``poll``), each new candle is published after the fills the exchange has announced are booked, so a
+trader decides on a candle knowing what its orders did up to that candle's close. Pushed (``take``, the backtest's
+lockstep, ``modes/lockstep.py``), a candle is booked and decided on by the pair's traders at once, without a task
+switch; only what must wait goes through the bus (``announce``). ``preview`` hands traders the candles about to
+close, for their strategies to decide a chunk in one go.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from crypy.exchanges import ExchangeError
+from crypy.protocols import Candle
+from crypy.repl.tables import format_utc
+
+from .bus import Topic
+from .risk import Breach
+from .supervisor import Supervisor
+from .trader import Trader
+
+if TYPE_CHECKING:
+    from .desk import Desk
+
+
+class DeskCandles:
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self._pair_traders: tuple[int, dict[str, list[Trader]]] = (-1, {})
+        self._breaches: list[Breach] = []
+        """Risk limits a pushed candle crossed, for ``announce`` to act on."""
+
+    async def poll(self) -> None:
+        """Publish the candles closed since the last poll, each after the fills it brought: a trader decides on a
+        candle knowing what its orders did up to that candle's close, whatever the order of the exchange's news."""
+        desk = self.desk
+        fresh = False
+        for pair, cached in desk.history.items():
+            since = cached[-1].ts + 1 if cached else None
+            for candle in await desk.exchange.candles(pair, desk.timeframe, since_ms=since):
+                if cached and candle.ts <= cached[-1].ts:
+                    continue
+                await self._sync_news_before(candle)
+                self._book(candle)
+                fresh = True
+                await desk.runtime.bus.publish(Topic.CANDLES, candle)
+        if fresh:
+            await desk.risk.watch()
+
+    async def _sync_news_before(self, candle: Candle) -> None:
+        """Book the fills the exchange has announced (pushed news not synced yet) before publishing ``candle``. A
+        failing exchange only delays them, as it would without this: the candle goes out anyway."""
+        desk = self.desk
+        if not desk.open_orders or desk.order_news == desk.news_synced:
+            return
+        try:
+            await desk.sync_orders()
+        except ExchangeError as exc:
+            desk.exchange_errors += 1
+            desk.log.warning("order sync before a candle failed", pair=candle.pair, error=str(exc))
+
+    def _book(self, candle: Candle) -> bool:
+        """Keep a new closed candle in the pair's history and let the exits follow it; True when that asks for an
+        action of theirs."""
+        desk = self.desk
+        desk.history[candle.pair].append(candle)
+        desk.candle_count += 1
+        if desk.log.is_enabled_for(logging.INFO):  # a backtest's quiet logs skip formatting a line per candle
+            desk.log.info("candle", pair=candle.pair, at=format_utc(candle.ts), close=candle.close,
+                          volume=round(candle.volume, 4))
+        return desk.exits.on_candle(candle)
+
+    def _traders_of(self, pair: str) -> list[Trader]:
+        """The live traders of ``pair``, listed again only when some actor started or stopped since."""
+        desk = self.desk
+        if self._pair_traders[0] != Supervisor.generation:
+            listing: dict[str, list[Trader]] = {}
+            for trader in desk.traders():
+                listing.setdefault(trader.market.pair, []).append(trader)
+            self._pair_traders = (Supervisor.generation, listing)
+        return self._pair_traders[1].get(pair, [])
+
+    def preview(self, candles: list[Candle]) -> None:
+        """Hand each trader the next candles of its pair before they close, for its strategy to decide them in one
+        go (a backtest's chunk); the trader still acts on each only when ``take`` closes it."""
+        desk = self.desk
+        for trader in desk.traders():
+            trader.preview([c for c in candles if c.pair == trader.market.pair])
+
+    def take(self, candle: Candle) -> bool:
+        """A closed candle handed over by a driver (a backtest's fast path, with the fills it brought already
+        booked): booked, and decided on at once by the pair's traders. True when something must wait: then the
+        driver calls ``announce`` and lets the actors run."""
+        desk = self.desk
+        cached = desk.history.get(candle.pair)
+        if cached is None or candle.timeframe != desk.timeframe or (cached and candle.ts <= cached[-1].ts):
+            return False
+        waits = self._book(candle)
+        for trader in self._traders_of(candle.pair):
+            waits = trader.take_candle(candle) or waits
+        self._breaches = desk.risk.check()
+        return waits or bool(self._breaches)
+
+    async def announce(self, candle: Candle) -> None:
+        """The slow part of a pushed candle: the bus delivers it (its traders carry out what they decided) and
+        the desk acts on the risk limits it crossed."""
+        desk = self.desk
+        await desk.runtime.bus.publish(Topic.CANDLES, candle)
+        breaches, self._breaches = self._breaches, []
+        await desk.risk.act_on(breaches)
