@@ -9,6 +9,7 @@ journals all of it. Stopping it stops holders and traders first, then cancels ev
 from __future__ import annotations
 
 import functools
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -177,7 +178,9 @@ class Desk(Actor):
         market_data, orders = self.template.market_data, self.template.orders
         if not self.candles_pushed:
             nursery.start_soon(self._every, lambda: market_data.poll_seconds, self.candles.poll)
-        nursery.start_soon(self._every, lambda: orders.poll_seconds, self.sync_orders, lambda: self._orders_news)
+        # Pushed candles come from an in-process exchange that pushes every order change too: no poll needed.
+        nursery.start_soon(self._every, lambda: math.inf if self.candles_pushed else orders.poll_seconds,
+                           self.sync_orders, lambda: self._orders_news)
         nursery.start_soon(self._watch_orders)
         nursery.start_soon(self._every, lambda: orders.balance_seconds, self.refresh_balances)
         positions = {name: ledger for name, ledger in self.gate.ledgers.items() if ledger.acquired > 0}

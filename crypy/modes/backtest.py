@@ -60,6 +60,9 @@ class BacktestOptions:
     speed: float = 3600.0
     """Market seconds per virtual second: sets how often (in market time) the actors' polls look."""
     warmup: int = 720
+    lockstep: bool = True
+    """Drive the actors in lockstep (``modes/lockstep.py``); False: the reference path the lockstep must agree
+    with, the replay sleeping to each close and the desk polling, candle by candle (far slower)."""
 
     @property
     def db(self) -> Path:
@@ -202,10 +205,13 @@ async def _run(options: BacktestOptions, series: dict[str, list[Candle]], progre
     async with trio.open_nursery() as nursery:
         try:
             async with open_system(exchange, templates=templates, db=options.db, repl_port=0,
-                                   candles_pushed=True) as system:
+                                   candles_pushed=options.lockstep) as system:
                 # Only now: the desk reads its journal in a thread at start, and the virtual clock would run on.
                 await system.traders_decided()
-                nursery.start_soon(drive, exchange, system.desk, clock)
+                if options.lockstep:
+                    nursery.start_soon(drive, exchange, system.desk, clock)
+                else:
+                    await nursery.start(sim.run)
                 await wait_for_stop(None, sim.finished)
         finally:
             await exchange.close()

@@ -9,7 +9,8 @@ decided on in one synchronous pass (``DeskCandles.take``, ``Trader.take_candle``
 Each candle is still decided on its own, in closing order, by the same code as in ``crypy sim``: a trader's order
 reaches the engine before the next candle closes and fills on it, exactly as in a live run that keeps up. Trio's
 clock is moved to each candle's close (``MockClock.jump``), so every timestamp is the one a candle-by-candle run
-would give; timers that fell due meanwhile run at the next settle.
+would give; when a timer falls due before the next close (a holder's respawn, the desk's balance report), the
+driver sleeps to the close instead, so that each timer fires at its own time, in order.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ async def drive(exchange: SimulatedExchange, desk: Desk, clock: trio.testing.Moc
             desk.candles.preview(chunk)
             previewed += len(chunk)
         if due > trio.current_time():
-            clock.jump(due - trio.current_time())
+            if trio.lowlevel.current_statistics().seconds_to_next_deadline < due - trio.current_time():
+                await trio.sleep_until(due)  # timers fall due first (a respawn, a balance report): each at its time
+            else:
+                clock.jump(due - trio.current_time())
         candle = sim.close_next()
         closed += 1
         if exchange.news != seen:
