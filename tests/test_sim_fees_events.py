@@ -43,6 +43,23 @@ def test_the_fee_tier_drops_once_30_day_volume_passes_50k_and_rises_again_when_i
     assert eng.volume("a") == D("1653.42") and eng.fee_rates("a", "XBT/USD")[1] == D("0.0026")
 
 
+@pytest.mark.parametrize("arrival", [("T-10", "T-2"), ("T-2", "T-10")])
+def test_the_fills_of_one_candle_cost_the_same_whatever_the_order_of_arrival(arrival: tuple[str, str]) -> None:
+    """Fills decided at one close are simultaneous: the one that passes the 50k tier makes none of the others
+    cheaper (the next candle's are). Which trader's task reached the exchange first must change nothing; the
+    engine takes them in client-id order anyway, after the orders of earlier candles."""
+    eng = engine_with({"USD": D(200000)})
+    place(eng, BUY, MARKET, "0.1", client_id="Z-1", now_ms=close_of(0) - 1)  # from the candle before: first
+    for client_id, at in zip(arrival, (close_of(0) + 5, close_of(0) + 9), strict=True):
+        place(eng, BUY, MARKET, "3" if client_id == "T-2" else "0.1", client_id=client_id, now_ms=at)
+    fills = eng.on_candle(bar(1, 16514.9, 16529, 16511.9, 16528.9))
+    assert [f.client_id for f in fills] == ["Z-1", "T-2", "T-10"]  # numbers in client ids read as numbers
+    assert [f.fee for f in fills] == [D("4.29497"), D("128.84898"), D("4.29497")]  # all at 0.26%
+    place(eng, BUY, MARKET, "0.1", client_id="N-1", now_ms=close_of(1))
+    [after] = eng.on_candle(bar(2, 16528.9, 16540, 16520, 16530))
+    assert after.fee == D("3.96794")  # 1653.31 at 0.24%: the three fills passed the tier together
+
+
 def test_volume_counts_a_non_usd_quote_at_its_usd_price_or_not_at_all() -> None:
     eng = MatchingEngine(DEFAULT_MARKETS)
     eng.open_account("a", {"XBT": D(1)})

@@ -7,6 +7,7 @@ and only for orders placed before it closed: nothing sees the future.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import msgspec
@@ -48,6 +49,12 @@ from .placement import (
 from .triggers import fixed_trigger, trailing_trigger
 
 _LIVE = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural(text: str) -> tuple[str | int, ...]:
+    """``text`` ordered as people read numbers in it: ``T-9`` before ``T-10``."""
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(_DIGITS.split(text)))
 
 
 class MatchingEngine:
@@ -226,13 +233,22 @@ class MatchingEngine:
         return len(live)
 
     def on_candle(self, candle: Candle) -> list[Fill]:
-        """Decide the pair's live orders that arrived before ``candle`` closed, then take its close as last price."""
+        """Decide the pair's live orders that arrived before ``candle`` closed, then take its close as last price.
+
+        Orders from earlier candles go first, by time; those that arrived during this candle go after, by client
+        id (then id): the simulator cannot tell which of them a market would have seen first, and a run must not
+        depend on which of two traders' tasks trio happened to run first (one fill can move the fee tier).
+        """
         spec = self._spec(candle.pair)
-        closed_at = candle.ts + timeframe_ms(candle.timeframe)
+        step = timeframe_ms(candle.timeframe)
+        closed_at = candle.ts + step
         self._now = max(self._now, closed_at)
         fills: list[Fill] = []
-        for entry in self._books.live(candle.pair):
-            if entry.since < closed_at and not entry.order.status.is_terminal:
+        due = [entry for entry in self._books.live(candle.pair) if entry.since < closed_at]
+        due.sort(key=lambda entry: (min(entry.since, closed_at - step), _natural(entry.order.client_id),
+                                    entry.order.id))
+        for entry in due:
+            if not entry.order.status.is_terminal:
                 fills.extend(self._decide(entry, spec, candle, closed_at))
         self._last[candle.pair] = candle_price(candle.close)
         return fills

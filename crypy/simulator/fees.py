@@ -33,6 +33,15 @@ class VolumeTracker:
         self._trades.setdefault(account, deque()).append((ts, usd))
         self._sums[account] = self._sums.get(account, Decimal(0)) + usd
 
+    def volume_before(self, account: str, now_ms: int) -> Decimal:
+        """``volume`` less the trades made at ``now_ms`` itself (the other fills of the same candle)."""
+        total = self.volume(account, now_ms)
+        for ts, usd in reversed(self._trades.get(account, ())):
+            if ts < now_ms:
+                break
+            total -= usd
+        return total
+
     def volume(self, account: str, now_ms: int) -> Decimal:
         """USD traded in the 30 days up to ``now_ms`` (market time; it never goes back, so old trades drop for good)."""
         trades = self._trades.get(account)

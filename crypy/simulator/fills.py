@@ -32,10 +32,12 @@ class Settlement:
     def fill(self, entry: Entry, spec: MarketSpec, execution: Execution, amount: Decimal, ts: int) -> Fill | None:
         """Trade ``amount`` of ``entry`` at ``execution``; an account that can no longer pay ends the order instead.
 
-        The fee rate is the account's tier for its volume before this fill, as on Kraken.
+        The fee rate is the account's tier for its volume before this fill's candle, as on Kraken, where the tier
+        follows the volume with some delay: fills decided at one close are simultaneous, and the order the engine
+        takes them in must not change what they cost.
         """
         order = entry.order
-        maker_rate, taker_rate = spec.fee_rates(self.volumes.volume(entry.account, ts))
+        maker_rate, taker_rate = spec.fee_rates(self.volumes.volume_before(entry.account, ts))
         cost = execution.price * amount
         fee = spec.fee(cost, maker_rate if execution.liquidity == "maker" else taker_rate)
         self._ledger.release(entry.account, entry.hold_asset, entry.hold_amount)

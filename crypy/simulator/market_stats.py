@@ -124,7 +124,7 @@ class _Block:
     candle: Candle
     first_id: int
     synthetic: int
-    fills: list[Fill]
+    fills: tuple[Fill, ...]
 
     @property
     def closed_at(self) -> int:
@@ -142,7 +142,7 @@ class PublicTape:
 
     def record(self, candle: Candle, fills: list[Fill]) -> None:
         count = candle_trade_count(candle, self._spec)
-        block = _Block(candle=candle, first_id=self._next_id, synthetic=count, fills=list(fills))
+        block = _Block(candle=candle, first_id=self._next_id, synthetic=count, fills=tuple(fills))
         self._blocks.append(block)
         self._closes.append(block.closed_at)
         self._next_id += count + len(fills)

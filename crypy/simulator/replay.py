@@ -12,6 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import trio
 
 from crypy.protocols import Candle, timeframe_ms
@@ -59,11 +60,14 @@ class MarketReplay:
         ranked = sorted(self._streams.values(), key=lambda s: (s.pair, s.step))
         for stream in ranked:
             stream.published = bisect_right(stream.times, self._start_ms - stream.step)
-        self._schedule = sorted(
-            (ts + stream.step, rank)
-            for rank, stream in enumerate(ranked)
-            for ts in stream.times[stream.published:]
-        )
+        closes = [np.asarray(stream.times[stream.published:], dtype=np.int64) + stream.step for stream in ranked]
+        ranks = [np.full(len(c), rank, dtype=np.int64) for rank, c in enumerate(closes)]
+        close_at, rank_of = np.concatenate(closes), np.concatenate(ranks)
+        order = np.lexsort((rank_of, close_at))  # by closing time, then by rank: the order ``sorted`` gave
+        self._schedule: list[int] = close_at[order].tolist()
+        """Closing times of the candles still to close, in order (plain ints: indexed once per candle)."""
+        self._ranks = bytes(rank_of[order].astype(np.uint8)) if len(ranked) < 256 else rank_of[order].tolist()
+        """The stream of each, by rank: a byte each, a long replay holds a million of them."""
         self._ranked = ranked
         self._t0: float | None = None
         self._next = 0
@@ -127,13 +131,13 @@ class MarketReplay:
         if self._next == len(self._schedule):
             self.finished.set()
             return None
-        return self._t0 + (self._schedule[self._next][0] - self._start_ms) / 1000 / self._speed
+        return self._t0 + (self._schedule[self._next] - self._start_ms) / 1000 / self._speed
 
     def upcoming(self, count: int) -> list[Candle]:
         """The next ``count`` candles to close, in closing order, without closing them: for a driver that lets
         consumers prepare (a backtest's chunk); showing them is the driver's responsibility."""
         upcoming, taken = [], {}
-        for _, rank in self._schedule[self._next:self._next + count]:
+        for rank in self._ranks[self._next:self._next + count]:
             stream = self._ranked[rank]
             offset = taken[rank] = taken.get(rank, -1) + 1
             upcoming.append(stream.candles[stream.published + offset])
@@ -141,7 +145,7 @@ class MarketReplay:
 
     def publish_next(self) -> Candle:
         """Close the next candle (market time must have reached it): it becomes visible, and is returned."""
-        _, rank = self._schedule[self._next]
+        rank = self._ranks[self._next]
         self._next += 1
         stream = self._ranked[rank]
         candle = stream.candles[stream.published]
