@@ -43,7 +43,6 @@ class TraderDecisions:
     trailing: TrailingStop
     paused: bool
     _sat_out: bool | None
-
     evaluated: Evaluated | None
 
     @property
