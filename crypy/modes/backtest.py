@@ -13,10 +13,7 @@ the same time give one point, taken after the last of them.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -119,26 +116,16 @@ def _select(candles: list[Candle], options: BacktestOptions) -> list[Candle]:
     return chosen
 
 
-@contextmanager
-def _data_files(options: BacktestOptions) -> Iterator[dict[str, list[Candle]]]:
-    """Each candle file to replay with its candles: the given files, or copies cut to the range (``SimConfig``
-    takes only files)."""
+def _series(options: BacktestOptions) -> dict[str, list[Candle]]:
+    """The candles of each file to replay, by file name, cut to the range when one is given."""
     for path in options.data:
         if not path.is_file():
             raise ValueError(f"no candle file {path}")
-    series = {path: load_candles(path) for path in options.data}
-    if options.from_ms is None and options.to_ms is None:
-        yield {str(path): candles for path, candles in series.items()}
-        return
-    with tempfile.TemporaryDirectory(prefix="crypy-backtest-") as folder:
-        files = {}
-        for path, candles in series.items():
-            chosen = _select(candles, options)
-            cut = Path(folder) / path.name.removesuffix(".gz")
-            cut.write_text("timestamp_ms,open,high,low,close,volume\n" + "".join(
-                f"{c.ts},{c.open!r},{c.high!r},{c.low!r},{c.close!r},{c.volume!r}\n" for c in chosen))
-            files[str(cut)] = chosen
-        yield files
+    if len({path.name for path in options.data}) < len(options.data):
+        raise ValueError("two candle files have the same name: the simulator knows each series by its file name")
+    cut = options.from_ms is not None or options.to_ms is not None
+    return {path.name: _select(candles, options) if cut else candles
+            for path, candles in ((path, load_candles(path)) for path in options.data)}
 
 
 def _quote(sim: SimExchange, balance: dict[str, Decimal]) -> str:
@@ -195,9 +182,9 @@ def _clear(db: Path) -> None:
 async def _run(options: BacktestOptions, series: dict[str, list[Candle]], progress_stream: TextIO | None,
                clock: trio.testing.MockClock) -> Replayed:
     templates = load_templates(options.template_dir)
-    sim = SimExchange(SimConfig(data_files=list(series), speed=options.speed, seed=options.seed, warmup=options.warmup,
-                                accounts={ACCOUNT: dict(options.balance)}, markets=fee_markets(options.fees)),
-                      candles={Path(file).name: candles for file, candles in series.items()})
+    sim = SimExchange(SimConfig(data_files=[str(path) for path in options.data], speed=options.speed,
+                                seed=options.seed, warmup=options.warmup, accounts={ACCOUNT: dict(options.balance)},
+                                markets=fee_markets(options.fees)), candles=series)
     replayed = Replayed(total=_to_replay(series, sim.now_ms()), quote=_quote(sim, options.balance))
     progress = Progress(progress_stream, replayed.total)
     _watch(sim, replayed, progress)
@@ -225,9 +212,9 @@ def run_backtest(options: BacktestOptions, progress: TextIO | None = None) -> Re
     options.out.mkdir(parents=True, exist_ok=True)
     _clear(options.db)
     started = time.monotonic()
-    with _data_files(options) as series:
-        clock = trio.testing.MockClock(autojump_threshold=0)
-        replayed = trio.run(_run, options, series, progress, clock, clock=clock)
+    series = _series(options)
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    replayed = trio.run(_run, options, series, progress, clock, clock=clock)
     elapsed = time.monotonic() - started
     report = write_report(options.out, options.db, sorted(replayed.equity.items()), marks=replayed.closes,
                           quote=replayed.quote, candles=replayed.done, elapsed_s=elapsed)
