@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from crypy.protocols import Candle, Fill, Order, OrderStatus, OrderType, RiskEvent, Side, TradingState
 from crypy.store import Journal, JournalClosed, JournalReader
@@ -59,6 +60,44 @@ async def test_flush_returns_once_everything_before_it_is_committed(tmp_path: Pa
         assert _rows(path) == 3
         await journal.flush()  # nothing new: returns anyway
         nursery.cancel_scope.cancel()
+
+
+async def test_secure_commits_in_a_durable_journal(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    journal = Journal(path)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(journal.run)
+        await journal.record(_order(1))
+        await journal.secure()
+        assert _rows(path) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_journal_that_is_not_durable_commits_full_batches_flushes_and_the_rest_at_the_end(
+        tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    journal = Journal(path, batch=4, durable=False)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(journal.run)
+        for n in range(3):
+            await journal.record(_order(n))
+            await journal.secure()  # costs nothing here: a backtest's crash leaves nothing to recover
+            await trio.sleep(0)
+        await trio.testing.wait_all_tasks_blocked()
+        assert _rows(path) == 0  # the writer ran, and keeps them for a full batch
+        await journal.record(_order(3))
+        await trio.testing.wait_all_tasks_blocked()
+        assert _rows(path) == 4
+        await journal.record(_order(4))
+        await journal.flush()  # a flush still commits
+        assert _rows(path) == 5
+        await journal.record(_order(5))
+        await trio.testing.wait_all_tasks_blocked()
+        assert _rows(path) == 5
+        nursery.cancel_scope.cancel()
+    assert _rows(path) == 6  # what was left is committed when the writer stops
+    with JournalReader(path) as reader:
+        assert [order.id for order in reader.orders()] == [f"o{n}" for n in range(6)]
 
 
 async def test_concurrent_producers_and_flushers_lose_nothing_under_backpressure(tmp_path: Path) -> None:

@@ -295,7 +295,7 @@ class Desk(Actor):
             self.exits.attach(request)
         else:  # the trader's own exit: its stop-loss holds the funds on the exchange, so it goes first
             await self.exits.before_exit(request.trader, request.pair)
-        await self.journal.flush()
+        await self.journal.secure()
         try:
             await self.tracker.place(
                 client_id=request.client_id, trader=request.trader, pair=request.pair, side=request.side,

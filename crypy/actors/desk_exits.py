@@ -98,7 +98,7 @@ class DeskExits:
                                pair=exit_.pair, side=exit_.side, order_type=exit_.exchange_type, amount=exit_.amount,
                                trigger_price=exit_.exchange_trigger, reason=f"{exit_.kind} of {exit_.entry_client_id}")
         await desk.journal.record(request)
-        await desk.journal.flush()
+        await desk.journal.secure()
         try:
             order = await desk.tracker.place(client_id=exit_.client_id, trader=exit_.trader, pair=exit_.pair,
                                              side=exit_.side, order_type=exit_.exchange_type, amount=exit_.amount,

@@ -192,7 +192,7 @@ async def _run(options: BacktestOptions, series: dict[str, list[Candle]], progre
     async with trio.open_nursery() as nursery:
         try:
             async with open_system(exchange, templates=templates, db=options.db, repl_port=0,
-                                   candles_pushed=options.lockstep) as system:
+                                   candles_pushed=options.lockstep, durable=False) as system:
                 # Only now: the desk reads its journal in a thread at start, and the virtual clock would run on.
                 await system.traders_decided()
                 if options.lockstep:

@@ -80,12 +80,12 @@ async def _totals(exchange: Exchange) -> dict[str, Decimal]:
 @asynccontextmanager
 async def open_system(exchange: Exchange, *, templates: Templates, db: Path, repl_port: int = 7100,
                       repl_host: str = "127.0.0.1", candle_store: Path | None = None,
-                      candles_pushed: bool = False) -> AsyncIterator[RunningSystem]:
+                      candles_pushed: bool = False, durable: bool = True) -> AsyncIterator[RunningSystem]:
     """Run the journal and the desk of ``exchange``'s account for the duration of the block (``candles_pushed``:
-    a backtest hands the desk its candles, see ``lockstep``)."""
+    a backtest hands the desk its candles, see ``lockstep``; ``durable``: see ``Journal``)."""
     registry = open_process_registry()
     runtime = Runtime(bus=Bus(), registry=registry, now_ms=exchange.now_ms)
-    journal = Journal(db)
+    journal = Journal(db, durable=durable)
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(journal.run)

@@ -47,13 +47,18 @@ class Journal:
     ``buffer`` bounds how many events may wait for the writer: a producer that outruns it is made to wait
     (backpressure) instead of losing events. ``batch`` bounds how many events go into one transaction.
     A ``Journal`` runs once: after ``run`` returns, ``record`` and ``flush`` raise ``JournalClosed``.
+
+    A journal that is not ``durable`` (a backtest's: a crash ends the run, and there is nothing to recover)
+    commits only full batches, flushes and what is left at the end, and ``secure`` costs it nothing.
     """
 
-    def __init__(self, path: str | PathLike[str], *, buffer: int = 10_000, batch: int = 500) -> None:
+    def __init__(self, path: str | PathLike[str], *, buffer: int = 10_000, batch: int = 500,
+                 durable: bool = True) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
         self._path = path
         self._batch = batch
+        self.durable = durable
         self._ran = False
         self._barriers: set[_Barrier] = set()
         self._send, self._receive = trio.open_memory_channel[Event | _Barrier](buffer)
@@ -86,6 +91,12 @@ class Journal:
         if not committed:
             raise JournalClosed("the journal writer stopped before committing what was recorded")
 
+    async def secure(self) -> None:
+        """Before an act that cannot be taken back (sending an order): make what is recorded survive a crash, so
+        that recovery finds it; a ``flush``, or nothing at all in a journal that is not durable."""
+        if self.durable:
+            await self.flush()
+
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open and migrate the file, report started, then write batches until cancelled.
 
@@ -113,13 +124,18 @@ class Journal:
             raise JournalClosed("the journal writer is not running; nothing was recorded") from None
 
     async def _write_until_cancelled(self, file: JournalFile) -> None:
+        items: list[Event | _Barrier] = []
         try:
             while True:
-                first = await self._receive.receive()  # the checkpoint between batches
-                self._commit(file, self._drain([first]))
+                items.append(await self._receive.receive())  # the checkpoint between batches
+                self._drain(items)
+                if self.durable or len(items) >= self._batch or self._barriers:
+                    self._commit(file, items)
+                    items = []
         except trio.Cancelled:
-            while items := self._drain([]):
+            while items := self._drain(items):
                 self._commit(file, items)
+                items = []
             raise
 
     def _drain(self, items: list[Event | _Barrier]) -> list[Event | _Barrier]:
