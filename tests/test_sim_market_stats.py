@@ -7,6 +7,7 @@ A hand-made hourly XBT/USD file makes every number checkable by hand: candle ``i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -74,10 +75,10 @@ async def test_the_tape_adds_fills_after_their_candles_trades_in_time_order(
     assert [t.trade_id for t in history] == list(range(1, 105))
     seen: list[tuple[int, int]] = []
 
-    def on_candle(candle: Candle) -> None:  # runs after matching: the fill is already there
-        seen.append((candle.ts, len(exchange.fills("a"))))
+    def on_candles(candles: Sequence[Candle]) -> None:  # runs after matching: the fill is already there
+        seen.extend((candle.ts, len(exchange.fills("a"))) for candle in candles)
 
-    exchange.add_candle_listener(on_candle)
+    exchange.add_candle_listener(on_candles)
     async with trio.open_nursery() as nursery:
         await nursery.start(exchange.run)
         exchange.place_order("a", "m", "XBT/USD", Side.BUY, OrderType.MARKET, D("0.1"))

@@ -215,6 +215,10 @@ class ExitBook:
             actions.place.append(winner.order)
         return actions
 
+    def armed(self) -> bool:
+        """Whether any exit is armed (watched here or on the exchange): a closing candle may fire one."""
+        return any(link.exits for link in self._links.values())
+
     def live(self, trader: str | None = None) -> list[ExitOrder]:
         """Every exit still watched or on the exchange (of ``trader`` only, when given)."""
         return [e.order for link in self._links.values() for e in link.exits.values()

@@ -8,6 +8,7 @@ flattened anyway.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -101,6 +102,12 @@ class RiskMonitor:
         if self.settings.trader_max_drawdown is not None:
             breaches.extend(self._drawdowns(ledgers, price_of, Decimal(str(self.settings.trader_max_drawdown))))
         return breaches
+
+    def would_breach(self, now_ms: int, ledgers: dict[str, TraderLedger], price_of: PriceOf) -> bool:
+        """Whether ``check`` would report a limit now; nothing changes here."""
+        probe = copy.copy(self)
+        probe._peaks, probe._stopped = dict(self._peaks), set(self._stopped)
+        return bool(probe.check(now_ms, ledgers, price_of))
 
     def _drawdowns(self, ledgers: dict[str, TraderLedger], price_of: PriceOf, fraction: Decimal) -> list[Breach]:
         """Each trader's fall from its best result under its current approval, against the approved amount."""

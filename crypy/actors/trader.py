@@ -56,7 +56,6 @@ from .trader_sizing import (
 )
 
 HISTORY_TIMEOUT = 30.0
-HOUR_MS = 3_600_000
 
 
 class Trader(Actor, TraderDecisions):
@@ -258,12 +257,6 @@ class Trader(Actor, TraderDecisions):
         self.trailing = TrailingStop(best.exits.get("trailing_stop"))
         self._start_live(history)
         return True
-
-    def _reevaluation_due(self, candle: Candle) -> bool:
-        """A flat trader with nothing in flight re-evaluates every ``reevaluate_hours`` of exchange time."""
-        hours = self.template.evaluation.reevaluate_hours
-        return bool(hours) and not self.in_position and not self.open_orders \
-            and candle.ts - self._evaluated_at >= hours * HOUR_MS
 
     async def _propose(self, best: Evaluated) -> bool:
         self._decided = trio.Event()

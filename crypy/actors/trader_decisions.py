@@ -8,18 +8,23 @@ decisions are made synchronously (which lets a backtest decide a candle without 
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
+from collections.abc import Sequence
 from decimal import Decimal
 
 from crypy.plugins.previewed import PreviewedLive
 from crypy.protocols import Candle, MarketInfo, Order, Proposal, Side, Signal
 
+from .bus import Subscription
 from .ledger import CapitalLedger
 from .runtime import Runtime
 from .template import TraderTemplate
 from .trader_evaluation import Evaluated
 from .trader_orders import PlannedOrder, Reaction, TraderOrders
 from .trader_sizing import ScaleIn, TrailingStop, exit_prices, give_back_amount, only_a_remainder, spend_amount
+
+HOUR_MS = 3_600_000
 
 
 class TraderDecisions:
@@ -28,6 +33,7 @@ class TraderDecisions:
     name: str
     runtime: Runtime
     market: MarketInfo
+    timeframe: str
     template: TraderTemplate
     ledger: CapitalLedger
     orders: TraderOrders
@@ -44,6 +50,9 @@ class TraderDecisions:
     paused: bool
     _sat_out: bool | None
     evaluated: Evaluated | None
+    _evaluated_at: int
+    _idle: bool
+    _replies: Subscription
 
     @property
     def exits(self) -> dict[str, float | None]:
@@ -58,6 +67,70 @@ class TraderDecisions:
         self.last_candle = candle
         self.candles.append(candle)
         self.candle_count += 1
+
+    def quiet_run(self, candles: Sequence[Candle], start: int, stop: int) -> int:
+        """How many of ``candles[start:stop]`` (the next to close, in order, while no order is live) would leave
+        this trader nothing to do but feed its strategy, whatever their prices: a backtest may hand those over in
+        one go (``take_quietly``).
+
+        That holds while the trader waits idle for candles, its strategy has decided them ahead with an unchanged
+        target (no signal), no re-evaluation falls due, and its state makes the unchanged target ask for no
+        order: warming up, paused, sitting out, flat and wanting to stay so, or fully in. A state whose answer
+        depends on the price (a trailing stop or a re-evaluation while in position) is not quiet.
+        """
+        own = self._own(candles, start, stop)
+        if not own:
+            return stop - start
+        if not self._steady():
+            return own[0] - start
+        assert self.live is not None
+        for index, (ts, target, _) in zip(own, itertools.islice(self.live.decided(), len(own)), strict=False):
+            candle = candles[index]
+            if ts != candle.ts or target != self.target or self._reevaluation_due(candle):
+                return index - start
+        return stop - start if self.live.ahead >= len(own) else own[self.live.ahead] - start
+
+    def take_quietly(self, candles: Sequence[Candle]) -> None:
+        """Take ``candles`` of this trader's pair that ``quiet_run`` vouched for: what ``_react`` does to each."""
+        own = [candles[index] for index in self._own(candles, 0, len(candles))]
+        if not own:
+            return
+        assert self.live is not None
+        self.target, self.signal = self.live.advance([candle.ts for candle in own])
+        self.last_candle = own[-1]
+        self.candles.extend(own)
+        self.candle_count += len(own)
+        if self.target is not None and not self.paused and self._sat_out is None and not self._wants_out():
+            self.scale.reset()  # what ``_planned_order`` does on each of them: flat, and staying flat
+
+    def _own(self, candles: Sequence[Candle], start: int, stop: int) -> list[int]:
+        """Indexes of the candles this trader would decide on: its pair and timeframe, newer than its last."""
+        after = self.last_candle.ts if self.last_candle is not None else -1
+        pair, timeframe = self.market.pair, self.timeframe
+        return [index for index in range(start, stop)
+                if (c := candles[index]).pair == pair and c.timeframe == timeframe and c.ts > after]
+
+    def _steady(self) -> bool:
+        """Whether a candle that leaves the target as it is asks this trader for nothing, whatever its price."""
+        if not self._idle or len(self._replies) or self.live is None or self.proposal is None or self.open_orders:
+            return False
+        flat = not self.ledger.acquired
+        if not flat and (self.trailing.fraction or self.template.evaluation.reevaluate_hours):
+            return False
+        if self.target is None or self.paused:
+            return True
+        wants_out = self._wants_out()
+        if self._sat_out is not None:
+            return wants_out == self._sat_out
+        if not wants_out:
+            return flat
+        return self.ledger.holder_holds_quote and self.scale.full
+
+    def _reevaluation_due(self, candle: Candle) -> bool:
+        """A flat trader with nothing in flight re-evaluates every ``reevaluate_hours`` of exchange time."""
+        hours = self.template.evaluation.reevaluate_hours
+        return bool(hours) and not self.in_position and not self.open_orders \
+            and candle.ts - self._evaluated_at >= hours * HOUR_MS
 
     @property
     def capital(self) -> Decimal:

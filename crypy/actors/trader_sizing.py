@@ -88,11 +88,16 @@ class ScaleIn:
     def may_enter(self, candle: int, signalled: bool) -> bool:
         """A first entry needs only a target; an add-on needs an entry signal on this candle. Both wait for
         ``entry_period`` candles after the previous entry, and stop once every share is in."""
-        if self.entries >= len(self.trading.scale_in):
+        if self.full:
             return False
         if self.last_entry >= 0 and candle - self.last_entry < self.trading.entry_period:
             return False
         return self.entries == 0 or signalled
+
+    @property
+    def full(self) -> bool:
+        """Every share is in: no entry is allowed until the position is closed."""
+        return self.entries >= len(self.trading.scale_in)
 
     def budget(self, allocation: Decimal, strength: float, committed: Decimal) -> Decimal:
         """What the next entry may spend: the target reached so far by the shares, less what is already in."""

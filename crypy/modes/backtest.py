@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -149,23 +150,24 @@ def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
     def on_order_news(account: str, event: object) -> None:
         totals.clear()
 
-    def on_candle(candle: Candle) -> None:
-        replayed.done += 1
-        replayed.closes[candle.pair] = Decimal(repr(candle.close))
+    def on_candles(candles: Sequence[Candle]) -> None:
         if not totals:
             totals.append({asset: balance.total for asset, balance in sim.balances(ACCOUNT).items() if balance.total})
-        equity = Decimal(0)
-        for asset, total in totals[0].items():
-            price = Decimal(1) if asset == replayed.quote else replayed.closes[f"{asset}/{replayed.quote}"]
-            equity += total * price
-        replayed.equity[candle.ts + timeframe_ms(candle.timeframe)] = equity
+        for candle in candles:
+            replayed.closes[candle.pair] = Decimal(repr(candle.close))
+            equity = Decimal(0)
+            for asset, total in totals[0].items():
+                price = Decimal(1) if asset == replayed.quote else replayed.closes[f"{asset}/{replayed.quote}"]
+                equity += total * price
+            replayed.equity[candle.ts + timeframe_ms(candle.timeframe)] = equity
+        replayed.done += len(candles)
         progress.update(replayed.done)
 
     for pair in sim.pairs:
         [last] = sim.candles(pair, sim.timeframes(pair)[0], limit=1)
         replayed.closes[pair] = Decimal(repr(last.close))
     sim.add_listener(on_order_news)
-    sim.add_candle_listener(on_candle)
+    sim.add_candle_listener(on_candles)
 
 
 def _to_replay(series: dict[str, list[Candle]], start_ms: int) -> int:

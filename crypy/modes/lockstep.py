@@ -20,6 +20,8 @@ import trio.testing
 
 from crypy.actors.desk import Desk
 from crypy.exchanges.simulated import SimulatedExchange
+from crypy.protocols import Candle
+from crypy.simulator import SimExchange
 
 CHUNK = 1000
 """Candles the traders' strategies decide in one go (``DeskCandles.preview``)."""
@@ -39,17 +41,26 @@ async def drive(exchange: SimulatedExchange, desk: Desk, clock: trio.testing.Moc
     sim = exchange.sim
     sim.start()
     closed = quiet = previewed = 0
+    chunk: list[Candle] = []
     seen = exchange.news
     while (due := sim.next_due()) is not None:
         if closed == previewed:
             chunk = sim.upcoming(CHUNK)
             desk.candles.preview(chunk)
             previewed += len(chunk)
-        if due > trio.current_time():
-            if trio.lowlevel.current_statistics().seconds_to_next_deadline < due - trio.current_time():
-                await trio.sleep_until(due)  # timers fall due first (a respawn, a balance report): each at its time
-            else:
-                clock.jump(due - trio.current_time())
+        if run := _quiet_run(sim, desk, chunk, len(chunk) - (previewed - closed)):
+            await _jump_to(sim.due_in(run - 1), clock)
+            candles = sim.close_quietly(run)
+            closed += run
+            if desk.candles.take_quietly(candles):
+                await desk.candles.announce(candles[-1])
+                await settle()
+            elif (quiet + run) // SETTLE_EVERY > quiet // SETTLE_EVERY:
+                await settle()
+            quiet += run
+            seen = exchange.news
+            continue
+        await _jump_to(due, clock)
         candle = sim.close_next()
         closed += 1
         if exchange.news != seen:
@@ -61,3 +72,24 @@ async def drive(exchange: SimulatedExchange, desk: Desk, clock: trio.testing.Moc
             await settle()
         seen = exchange.news
     return closed
+
+
+def _quiet_run(sim: SimExchange, desk: Desk, chunk: list[Candle], start: int) -> int:
+    """How many of the next candles (``chunk[start:]``) may close in one go: no order is live, no timer falls due
+    before the last of them closes, and the desk and its traders would do nothing with them but take them."""
+    if not sim.quiet:
+        return 0
+    timers = trio.current_time() + trio.lowlevel.current_statistics().seconds_to_next_deadline
+    stop = start + sim.closing_before(timers, len(chunk) - start)
+    return desk.candles.quiet_run(chunk, start, stop) if stop > start else 0
+
+
+async def _jump_to(due: float, clock: trio.testing.MockClock) -> None:
+    """Move trio's clock to ``due``; when a timer falls due first (a respawn, a balance report), sleep there
+    instead, so each timer fires at its own time."""
+    if due <= trio.current_time():
+        return
+    if trio.lowlevel.current_statistics().seconds_to_next_deadline < due - trio.current_time():
+        await trio.sleep_until(due)
+    else:
+        clock.jump(due - trio.current_time())

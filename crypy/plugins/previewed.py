@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -51,6 +51,20 @@ class PreviewedLive:
             (ts, None if math.isnan(target) else target, signal)
             for ts, target, signal in zip(times.tolist(), targets.tolist(), signals.tolist(), strict=True))
 
+    def decided(self) -> Iterator[tuple[int, float | None, float]]:
+        """The decisions made ahead, in order: candle time, target and signal."""
+        return iter(self._ahead)
+
+    def advance(self, times: Sequence[int]) -> tuple[float | None, float]:
+        """Hand out the decisions of the candles of ``times`` at once (as many ``update`` calls would, each
+        decided ahead); returns the last target and signal."""
+        if len(times) > len(self._ahead):
+            raise RuntimeError(f"{len(times)} candles handed over, {len(self._ahead)} decided ahead")
+        target = None
+        for time in times:
+            target = self._take(time)
+        return target, self.signal
+
     def update(self, time: int, open: float, high: float, low: float, close: float, volume: float) -> float | None:
         if self._failed is not None:
             raise self._failed
@@ -58,9 +72,11 @@ class PreviewedLive:
             target = self.live.update(time, open, high, low, close, volume)
             self.signal = self.live.signal
             return target
-        ts, target, signal = self._ahead.popleft()
+        return self._take(time)
+
+    def _take(self, time: int) -> float | None:
+        ts, target, self.signal = self._ahead.popleft()
         if ts != time:
             raise RuntimeError(f"the strategy decided the candle of {ts} ahead, and was handed the one of {time}: "
                                "a previewed candle was skipped")
-        self.signal = signal
         return target

@@ -97,6 +97,9 @@ class OrderBooks:
             raise ExchangeError(UNKNOWN_TRADE, f"no trade {fill_id!r} for {account!r}")
         return book.fills[index]
 
+    def any_live(self) -> bool:
+        return any(self._live.values())
+
     def live(self, pair: str) -> list[Entry]:
         """A copy, so that matching may close orders while walking it."""
         return list(self._live[pair])

@@ -8,6 +8,7 @@ and only for orders placed before it closed: nothing sees the future.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 
 import msgspec
@@ -252,6 +253,23 @@ class MatchingEngine:
                 fills.extend(self._decide(entry, spec, candle, closed_at))
         self._last[candle.pair] = candle_price(candle.close)
         return fills
+
+    @property
+    def idle(self) -> bool:
+        """No order is live: a closing candle can move nothing but time and the last price."""
+        return not self._books.any_live()
+
+    def pass_quietly(self, candles: Sequence[Candle]) -> None:
+        """``on_candle`` for each of ``candles`` (in closing order) while no order is live, in one go."""
+        if not self.idle:
+            raise RuntimeError("orders are live: each candle must be decided on its own (on_candle)")
+        last: dict[str, Candle] = {}
+        for candle in candles:
+            self._spec(candle.pair)
+            last[candle.pair] = candle
+        for pair, candle in last.items():
+            self._now = max(self._now, candle.ts + timeframe_ms(candle.timeframe))
+            self._last[pair] = candle_price(candle.close)
 
     def order(self, account: str, order_id: str) -> Order:
         self._ledger.require(account)

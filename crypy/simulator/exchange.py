@@ -6,7 +6,7 @@ straight from it; only ``run`` is async (it drives market time). Account-scoped 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -75,7 +75,7 @@ class SimExchange:
             self._engine.open_account(name, balances)
         self._matching_timeframe = {pair: timeframes[0] for pair, timeframes in self._replay.timeframes.items()}
         self._tapes = {pair: PublicTape(spec) for pair, spec in self._specs.items()}
-        self._candle_listeners: list[Callable[[Candle], None]] = []
+        self._candle_listeners: list[Callable[[Sequence[Candle]], None]] = []
         for pair, timeframe in self._matching_timeframe.items():
             history = self._replay.published(pair, timeframe)
             for candle in history:
@@ -117,6 +117,31 @@ class SimExchange:
         self._on_close(candle)
         return candle
 
+    @property
+    def quiet(self) -> bool:
+        """No order is live: candles may close in bulk (``close_quietly``)."""
+        return self._engine.idle
+
+    def due_in(self, index: int) -> float:
+        """The trio time the candle ``index`` places after the next one closes at."""
+        return self._replay.due_in(index)
+
+    def closing_before(self, time: float, limit: int) -> int:
+        """How many of the next ``limit`` candles close strictly before trio time ``time``."""
+        return self._replay.closing_before(time, limit)
+
+    def close_quietly(self, count: int) -> list[Candle]:
+        """Close the next ``count`` candles at once while no order is live (``quiet``): what ``close_next`` would
+        do to each, without a fill to decide, and each candle listener called once with them all."""
+        candles = self._replay.publish_many(count)
+        self._engine.pass_quietly([c for c in candles if c.timeframe == self._matching_timeframe[c.pair]])
+        for candle in candles:
+            if candle.timeframe == self._matching_timeframe[candle.pair]:
+                self._tapes[candle.pair].record(candle, [])
+        for listener in self._candle_listeners:
+            listener(candles)
+        return candles
+
     def now_ms(self) -> int:
         return self._replay.now_ms()
 
@@ -124,8 +149,9 @@ class SimExchange:
         """``callback(account, event)`` for every order change and fill, synchronously (``MatchingEngine``)."""
         self._engine.add_listener(callback)
 
-    def add_candle_listener(self, callback: Callable[[Candle], None]) -> None:
-        """``callback(candle)`` for every candle of every timeframe as it closes, after matching ran on it."""
+    def add_candle_listener(self, callback: Callable[[Sequence[Candle]], None]) -> None:
+        """``callback(candles)`` for every candle of every timeframe as it closes, after matching ran on it: one
+        at a time, or many at once when a backtest closes them in bulk (``close_quietly``)."""
         self._candle_listeners.append(callback)
 
     def markets(self) -> dict[str, MarketInfo]:
@@ -259,7 +285,7 @@ class SimExchange:
         if candle.timeframe == self._matching_timeframe[candle.pair]:
             self._tapes[candle.pair].record(candle, self._engine.on_candle(candle))
         for listener in self._candle_listeners:
-            listener(candle)
+            listener((candle,))
 
     def _spec(self, pair: str) -> MarketSpec:
         self._require_pair(pair)

@@ -131,7 +131,20 @@ class MarketReplay:
         if self._next == len(self._schedule):
             self.finished.set()
             return None
-        return self._t0 + (self._schedule[self._next] - self._start_ms) / 1000 / self._speed
+        return self._due(self._next)
+
+    def due_in(self, index: int) -> float:
+        """The trio time at which the candle ``index`` places after the next one closes."""
+        return self._due(self._next + index)
+
+    def closing_before(self, time: float, limit: int) -> int:
+        """How many of the next ``limit`` candles close strictly before trio time ``time``."""
+        stop = min(self._next + limit, len(self._schedule))
+        return bisect_left(range(self._next, stop), time, key=self._due)
+
+    def _due(self, index: int) -> float:
+        assert self._t0 is not None
+        return self._t0 + (self._schedule[index] - self._start_ms) / 1000 / self._speed
 
     def upcoming(self, count: int) -> list[Candle]:
         """The next ``count`` candles to close, in closing order, without closing them: for a driver that lets
@@ -151,6 +164,15 @@ class MarketReplay:
         candle = stream.candles[stream.published]
         stream.published += 1
         return candle
+
+    def publish_many(self, count: int) -> list[Candle]:
+        """Close the next ``count`` candles at once (market time must have reached the last): ``publish_next``
+        ``count`` times."""
+        candles = self.upcoming(count)
+        for rank in self._ranks[self._next:self._next + count]:
+            self._ranked[rank].published += 1
+        self._next += len(candles)
+        return candles
 
     async def run(
         self, on_close: Callable[[Candle], None], task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

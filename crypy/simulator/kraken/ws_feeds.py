@@ -8,7 +8,7 @@ encoded once, however many sessions receive it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -131,7 +131,11 @@ class Feeds:
         return [_ok({"channel": channel, "symbol": symbol}) if self._drop(session, channel, symbol, interval)
                 else _error(NOT_SUBSCRIBED, symbol=symbol) for symbol in symbols]
 
-    def on_candle(self, candle: Candle) -> None:
+    def on_candles(self, candles: Sequence[Candle]) -> None:
+        for candle in candles:
+            self._on_candle(candle)
+
+    def _on_candle(self, candle: Candle) -> None:
         symbol = self._v2.get(candle.pair)
         if symbol is None or not self._sessions:
             return

@@ -105,7 +105,7 @@ class KrakenWsServer:
     async def serve(self, host: str = "127.0.0.1", port: int = 0,
                     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Listen (port 0 picks a free one) and report the bound port through ``task_status``."""
-        self._sim.add_candle_listener(self._feeds.on_candle)
+        self._sim.add_candle_listener(self._feeds.on_candles)
         self._sim.add_listener(self._feeds.on_account_event)
         async with trio.open_nursery() as nursery:
             self._switch = DeadMansSwitch(self._sim, nursery)
