@@ -120,11 +120,10 @@ class DeskCandles:
         desk = self.desk
         if desk.exits.book.armed() or not self._risk_quiet():
             return 0
-        stop = self._same_day(candles, start, stop)
         for traders in self._listing().values():
             for trader in traders:
                 stop = start + trader.quiet_run(candles, start, stop)
-        return stop - start
+        return self._same_day(candles, start, stop) - start
 
     def _same_day(self, candles: Sequence[Candle], start: int, stop: int) -> int:
         """Where the run must stop: at a candle the desk would not book as a new one, or one that closes on

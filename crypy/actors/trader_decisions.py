@@ -8,9 +8,8 @@ decisions are made synchronously (which lets a backtest decide a candle without 
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
 from crypy.plugins.previewed import PreviewedLive
@@ -78,21 +77,26 @@ class TraderDecisions:
         order: warming up, paused, sitting out, flat and wanting to stay so, or fully in. A state whose answer
         depends on the price (a trailing stop or a re-evaluation while in position) is not quiet.
         """
-        own = self._own(candles, start, stop)
-        if not own:
-            return stop - start
-        if not self._steady():
-            return own[0] - start
-        assert self.live is not None
-        for index, (ts, target, _) in zip(own, itertools.islice(self.live.decided(), len(own)), strict=False):
+        after = self.last_candle.ts if self.last_candle is not None else -1
+        decided: Iterator[tuple[int, float | None, float]] | None = None
+        for index in range(start, stop):
             candle = candles[index]
+            if candle.pair != self.market.pair or candle.timeframe != self.timeframe or candle.ts <= after:
+                continue
+            if decided is None:
+                if not self._steady():
+                    return index - start
+                assert self.live is not None
+                decided = self.live.decided()
+            ts, target, _ = next(decided, (None, None, None))
             if ts != candle.ts or target != self.target or self._reevaluation_due(candle):
                 return index - start
-        return stop - start if self.live.ahead >= len(own) else own[self.live.ahead] - start
+        return stop - start
 
     def take_quietly(self, candles: Sequence[Candle]) -> None:
         """Take ``candles`` of this trader's pair that ``quiet_run`` vouched for: what ``_react`` does to each."""
-        own = [candles[index] for index in self._own(candles, 0, len(candles))]
+        after = self.last_candle.ts if self.last_candle is not None else -1
+        own = [c for c in candles if c.pair == self.market.pair and c.timeframe == self.timeframe and c.ts > after]
         if not own:
             return
         assert self.live is not None
@@ -102,13 +106,6 @@ class TraderDecisions:
         self.candle_count += len(own)
         if self.target is not None and not self.paused and self._sat_out is None and not self._wants_out():
             self.scale.reset()  # what ``_planned_order`` does on each of them: flat, and staying flat
-
-    def _own(self, candles: Sequence[Candle], start: int, stop: int) -> list[int]:
-        """Indexes of the candles this trader would decide on: its pair and timeframe, newer than its last."""
-        after = self.last_candle.ts if self.last_candle is not None else -1
-        pair, timeframe = self.market.pair, self.timeframe
-        return [index for index in range(start, stop)
-                if (c := candles[index]).pair == pair and c.timeframe == timeframe and c.ts > after]
 
     def _steady(self) -> bool:
         """Whether a candle that leaves the target as it is asks this trader for nothing, whatever its price."""

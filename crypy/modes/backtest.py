@@ -153,13 +153,15 @@ def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
     def on_candles(candles: Sequence[Candle]) -> None:
         if not totals:
             totals.append({asset: balance.total for asset, balance in sim.balances(ACCOUNT).items() if balance.total})
-        for candle in candles:
-            replayed.closes[candle.pair] = Decimal(repr(candle.close))
-            equity = Decimal(0)
-            for asset, total in totals[0].items():
-                price = Decimal(1) if asset == replayed.quote else replayed.closes[f"{asset}/{replayed.quote}"]
-                equity += total * price
-            replayed.equity[candle.ts + timeframe_ms(candle.timeframe)] = equity
+        if all(asset == replayed.quote for asset in totals[0]):  # cash alone: the same equity at every close
+            last = {candle.pair: candle for candle in candles}
+            replayed.closes.update((pair, Decimal(repr(candle.close))) for pair, candle in last.items())
+            equity = _equity(totals[0], replayed)
+            replayed.equity.update((candle.ts + timeframe_ms(candle.timeframe), equity) for candle in candles)
+        else:
+            for candle in candles:
+                replayed.closes[candle.pair] = Decimal(repr(candle.close))
+                replayed.equity[candle.ts + timeframe_ms(candle.timeframe)] = _equity(totals[0], replayed)
         replayed.done += len(candles)
         progress.update(replayed.done)
 
@@ -168,6 +170,14 @@ def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
         replayed.closes[pair] = Decimal(repr(last.close))
     sim.add_listener(on_order_news)
     sim.add_candle_listener(on_candles)
+
+
+def _equity(totals: dict[str, Decimal], replayed: Replayed) -> Decimal:
+    """What ``totals`` are worth in the quote currency at the last closes."""
+    equity = Decimal(0)
+    for asset, total in totals.items():
+        equity += total * (Decimal(1) if asset == replayed.quote else replayed.closes[f"{asset}/{replayed.quote}"])
+    return equity
 
 
 def _to_replay(series: dict[str, list[Candle]], start_ms: int) -> int:

@@ -6,6 +6,7 @@ price, a fill) is turned into a ``Decimal`` and rounded to the market's precisio
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 
 import msgspec
@@ -13,8 +14,9 @@ import msgspec
 from .base import Event
 
 
+@functools.lru_cache(maxsize=64)
 def timeframe_ms(timeframe: str) -> int:
-    """Length of a timeframe such as ``1m``, ``15m``, ``1h``, ``1d`` in milliseconds."""
+    """Length of a timeframe such as ``1m``, ``15m``, ``1h``, ``1d`` in milliseconds (cached: called per candle)."""
     units = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
     try:
         count, unit = int(timeframe[:-1]), timeframe[-1]
