@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, overload
 
 import trio
 import trio.testing
@@ -67,6 +68,39 @@ class BacktestOptions:
         return self.out / "journal.db"
 
 
+class EquityPoints(Sequence[tuple[int, Decimal]]):
+    """The equity at each close, ``(close_ms, equity)`` in time order, kept in columns (a long backtest has a
+    million of them); candles closing at the same time leave one point, the equity after the last of them."""
+
+    def __init__(self) -> None:
+        self._times = array("q")
+        self._values: list[Decimal] = []
+
+    def record(self, close_ms: int, equity: Decimal) -> None:
+        if self._times and self._times[-1] == close_ms:
+            self._values[-1] = equity
+        else:
+            self._times.append(close_ms)
+            self._values.append(equity)
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def __iter__(self) -> Iterator[tuple[int, Decimal]]:
+        return zip(self._times, self._values, strict=True)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, Decimal]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, Decimal]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[int, Decimal] | list[tuple[int, Decimal]]:
+        if isinstance(index, slice):
+            return list(zip(self._times[index], self._values[index], strict=True))
+        return self._times[index], self._values[index]
+
+
 @dataclass
 class Replayed:
     """What the replay showed: candles done of ``total``, the equity curve and each pair's last close."""
@@ -74,7 +108,7 @@ class Replayed:
     total: int
     quote: str
     done: int = 0
-    equity: dict[int, Decimal] = field(default_factory=dict)
+    equity: EquityPoints = field(default_factory=lambda: EquityPoints())
     closes: dict[str, Decimal] = field(default_factory=dict)
 
 
@@ -157,11 +191,12 @@ def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
             last = {candle.pair: candle for candle in candles}
             replayed.closes.update((pair, Decimal(repr(candle.close))) for pair, candle in last.items())
             equity = _equity(totals[0], replayed)
-            replayed.equity.update((candle.ts + timeframe_ms(candle.timeframe), equity) for candle in candles)
+            for candle in candles:
+                replayed.equity.record(candle.ts + timeframe_ms(candle.timeframe), equity)
         else:
             for candle in candles:
                 replayed.closes[candle.pair] = Decimal(repr(candle.close))
-                replayed.equity[candle.ts + timeframe_ms(candle.timeframe)] = _equity(totals[0], replayed)
+                replayed.equity.record(candle.ts + timeframe_ms(candle.timeframe), _equity(totals[0], replayed))
         replayed.done += len(candles)
         progress.update(replayed.done)
 
@@ -228,7 +263,7 @@ def run_backtest(options: BacktestOptions, progress: TextIO | None = None) -> Re
     clock = trio.testing.MockClock(autojump_threshold=0)
     replayed = trio.run(_run, options, series, progress, clock, clock=clock)
     elapsed = time.monotonic() - started
-    report = write_report(options.out, options.db, sorted(replayed.equity.items()), marks=replayed.closes,
+    report = write_report(options.out, options.db, replayed.equity, marks=replayed.closes,
                           quote=replayed.quote, candles=replayed.done, elapsed_s=elapsed)
     write_pictures(report, options.db, {candles[0].pair: candles for candles in series.values() if candles})
     return report

@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +42,7 @@ class Report:
     out: Path
     stats: Stats
     trips: list[RoundTrip]
-    curve: list[tuple[int, Decimal]]
+    curve: EquityCurve
     quote: str
     candles: int
     elapsed_s: float
@@ -80,14 +80,13 @@ def write_report(out: Path, db: Path, curve: EquityCurve, *, marks: Mapping[str,
         strategies = {proposal.trader: proposal.strategy for proposal in journal.proposals()}
         strategies.update({signal.trader: signal.strategy for signal in journal.signals()})
     trips = round_trips(fills, reasons, strategies, marks=marks)
-    points = list(curve)
-    stats = compute_stats(trips, points)
+    stats = compute_stats(trips, curve)
     write_trades(out / "trades.csv", trips)
     write_orders(out / "orders.csv", orders)
-    write_equity(out / "equity.csv", points)
-    (out / "stats.json").write_text(json.dumps(stats_json(stats, trips, points, quote=quote, candles=candles),
+    write_equity(out / "equity.csv", curve)
+    (out / "stats.json").write_text(json.dumps(stats_json(stats, trips, curve, quote=quote, candles=candles),
                                                indent=2, sort_keys=True) + "\n")
-    return Report(out=out, stats=stats, trips=trips, curve=points, quote=quote, candles=candles,
+    return Report(out=out, stats=stats, trips=trips, curve=curve, quote=quote, candles=candles,
                   elapsed_s=elapsed_s)
 
 
@@ -106,7 +105,7 @@ def write_orders(path: Path, orders: Sequence[Order]) -> None:
 
 
 def write_equity(path: Path, curve: EquityCurve) -> None:
-    _write_csv(path, EQUITY_COLUMNS, [(iso_utc(ts), ts, plain(equity)) for ts, equity in curve])
+    _write_csv(path, EQUITY_COLUMNS, ((iso_utc(ts), ts, plain(equity)) for ts, equity in curve))
 
 
 def stats_json(stats: Stats, trips: Sequence[RoundTrip], curve: EquityCurve, *, quote: str, candles: int
@@ -142,7 +141,7 @@ def _json_value(value: object) -> object:
     return value
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     with path.open("w", newline="") as file:
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(header)

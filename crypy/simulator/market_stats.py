@@ -10,8 +10,8 @@ the book, so a client sees its own activity in the public data as it would on th
 from __future__ import annotations
 
 import functools
+from array import array
 from bisect import bisect_left
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import msgspec
@@ -117,49 +117,42 @@ def fill_trade(fill: Fill, trade_id: int) -> PublicTrade:
                        order_type="m" if taker else "l", trade_id=trade_id)
 
 
-@dataclass(slots=True)
-class _Block:
-    """One closed candle's trades on the tape: its synthetic trades, then the fills decided at its close."""
-
-    candle: Candle
-    first_id: int
-    synthetic: int
-    fills: tuple[Fill, ...]
-
-    @property
-    def closed_at(self) -> int:
-        return self.candle.ts + timeframe_ms(self.candle.timeframe)
-
-
 class PublicTape:
-    """Every public trade of one pair in time order with increasing ids, built lazily from candles and fills."""
+    """Every public trade of one pair in time order with increasing ids, built lazily from candles and fills.
+
+    Kept in columns (each candle, its close and the id of its first trade; the fills of the few candles that had
+    some): a long backtest records a million candles here, which nobody may ever ask about."""
 
     def __init__(self, spec: MarketSpec) -> None:
         self._spec = spec
-        self._blocks: list[_Block] = []
-        self._closes: list[int] = []
+        self._candles: list[Candle] = []
+        self._closes = array("q")
+        self._first_ids = array("q")
+        self._fills: dict[int, tuple[Fill, ...]] = {}
+        """The fills decided at a candle's close, by the candle's index."""
         self._next_id = 1
 
     def record(self, candle: Candle, fills: list[Fill]) -> None:
-        count = candle_trade_count(candle, self._spec)
-        block = _Block(candle=candle, first_id=self._next_id, synthetic=count, fills=tuple(fills))
-        self._blocks.append(block)
-        self._closes.append(block.closed_at)
-        self._next_id += count + len(fills)
+        if fills:
+            self._fills[len(self._candles)] = tuple(fills)
+        self._candles.append(candle)
+        self._closes.append(candle.ts + timeframe_ms(candle.timeframe))
+        self._first_ids.append(self._next_id)
+        self._next_id += candle_trade_count(candle, self._spec) + len(fills)
 
     def trades(self, since_ms: int | None, limit: int) -> list[PublicTrade]:
         """The latest ``limit`` trades, or the first ``limit`` at or after ``since_ms`` (so a poller misses none)."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if since_ms is None:
-            begin, count = len(self._blocks), 0
+            begin, count = len(self._candles), 0
             while begin > 0 and count < limit:
                 begin -= 1
-                count += self._blocks[begin].synthetic + len(self._blocks[begin].fills)
-            return [trade for block in self._blocks[begin:] for trade in self._expand(block)][-limit:]
+                count += self._size(begin)
+            return [trade for index in range(begin, len(self._candles)) for trade in self._expand(index)][-limit:]
         found: list[PublicTrade] = []
-        for block in self._blocks[bisect_left(self._closes, since_ms):]:
-            found += [trade for trade in self._expand(block) if trade.ts_ms >= since_ms]
+        for index in range(bisect_left(self._closes, since_ms), len(self._candles)):
+            found += [trade for trade in self._expand(index) if trade.ts_ms >= since_ms]
             if len(found) >= limit:
                 break
         return found[:limit]
@@ -167,15 +160,21 @@ class PublicTape:
     def candles_since(self, since_ms: int) -> list[Candle]:
         """Recorded candles opening at or after ``since_ms``."""
         begin = bisect_left(self._closes, since_ms + 1)
-        return [block.candle for block in self._blocks[begin:] if block.candle.ts >= since_ms]
+        return [candle for candle in self._candles[begin:] if candle.ts >= since_ms]
 
     def recent_candles(self, count: int) -> list[Candle]:
-        return [block.candle for block in self._blocks[-count:]]
+        return self._candles[-count:]
 
-    def _expand(self, block: _Block) -> list[PublicTrade]:
-        trades = candle_trades(block.candle, self._spec, block.first_id)
-        start = block.first_id + block.synthetic
-        return trades + [fill_trade(fill, start + index) for index, fill in enumerate(block.fills)]
+    def _size(self, index: int) -> int:
+        """How many trades the candle ``index`` put on the tape: its synthetic ones and its fills."""
+        end = self._first_ids[index + 1] if index + 1 < len(self._first_ids) else self._next_id
+        return end - self._first_ids[index]
+
+    def _expand(self, index: int) -> list[PublicTrade]:
+        first, fills = self._first_ids[index], self._fills.get(index, ())
+        start = first + self._size(index) - len(fills)
+        return candle_trades(self._candles[index], self._spec, first) + [
+            fill_trade(fill, start + offset) for offset, fill in enumerate(fills)]
 
 
 def ticker_stats(
