@@ -86,3 +86,39 @@ def test_policies_are_explicit() -> None:
     assert POLICIES[Topic.CANDLES] is Delivery.LATEST
     for topic in (Topic.ORDERS, Topic.FILLS, Topic.DECISIONS, Topic.ORDER_REQUESTS):
         assert POLICIES[topic] is Delivery.RELIABLE
+
+
+@pytest.mark.parametrize("yields", [True, False])
+async def test_publish_lets_others_run_only_when_the_bus_yields(yields: bool) -> None:
+    """A lockstep backtest's bus does not switch tasks per event; it still honours cancellation."""
+    bus = Bus(yields=yields)
+    ran: list[str] = []
+    with bus.subscribe(Topic.FILLS) as sub:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: _note(ran))
+            await bus.publish(Topic.FILLS, 1)
+            await bus.publish(Topic.CANDLES, 2)
+            assert ran == (["other task"] if yields else [])
+        assert sub.receive_nowait() == 1
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            with pytest.raises(trio.Cancelled):
+                await bus.publish(Topic.FILLS, 3)
+        assert sub.receive_nowait() == 3  # delivered before the cancellation point
+
+
+async def test_receive_is_one_schedule_point_whether_or_not_it_waits() -> None:
+    bus = Bus()
+    with bus.subscribe(Topic.FILLS) as sub:
+        await bus.publish(Topic.FILLS, "ready")
+        ran: list[str] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: _note(ran))
+            assert await sub.receive() == "ready"  # queued already: it still lets the other task run
+            assert ran == ["other task"]
+            nursery.start_soon(bus.publish, Topic.FILLS, "later")
+            assert await sub.receive() == "later"  # waited for it
+
+
+async def _note(ran: list[str]) -> None:
+    ran.append("other task")

@@ -101,13 +101,15 @@ class Subscription:
     async def receive(self) -> Any:
         """The oldest queued item; raises ``trio.EndOfChannel`` once closed and empty."""
         await trio.lowlevel.checkpoint_if_cancelled()
+        if self._items:  # a schedule point, as trio's channels give, only when parking gave none
+            item = self._take()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return item
         while not self._items:
             if self._closed:
                 raise trio.EndOfChannel
             await self._readable.park()
-        item = self._take()
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return item
+        return self._take()
 
     def receive_nowait(self) -> Any:
         """The oldest queued item, or ``trio.WouldBlock``."""
@@ -151,8 +153,11 @@ class Subscription:
 class Bus:
     """Routes each published event to every live subscription on its topic, by that topic's policy."""
 
-    def __init__(self, capacity: dict[Delivery, int] | None = None) -> None:
+    def __init__(self, capacity: dict[Delivery, int] | None = None, *, yields: bool = True) -> None:
         self._capacity = DEFAULT_CAPACITY | (capacity or {})
+        self._checkpoint = trio.lowlevel.checkpoint if yields else trio.lowlevel.checkpoint_if_cancelled
+        """``publish`` lets other tasks run (``yields``), or is only a cancellation point: a backtest in lockstep
+        runs its actors when its driver settles, and a switch per event would cost it a scheduling round."""
         self._subscribers: dict[Topic, list[Subscription]] = {topic: [] for topic in Topic}
         self.published: dict[Topic, int] = {topic: 0 for topic in Topic}
 
@@ -180,11 +185,10 @@ class Bus:
         if POLICIES[topic] is Delivery.LATEST:
             for sub in self._subscribers[topic]:
                 sub.offer(event)
-            await trio.lowlevel.checkpoint()
         else:
             for sub in tuple(self._subscribers[topic]):
                 await sub.put(event)
-            await trio.lowlevel.checkpoint()
+        await self._checkpoint()
 
     def subscriber_stats(self) -> list[tuple[str, int, int, int]]:
         """(topics, queued, delivered, dropped) for every subscription: what ``status`` commands show."""

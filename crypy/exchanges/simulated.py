@@ -1,8 +1,8 @@
 """The in-process adapter: the desk calls the simulator's methods directly, without any network.
 
-Used by ``crypy sim`` now, and by virtual-clock backtests later, where threads and sockets must not be
-involved (trio's autojump clock fires timeouts at once around ``to_thread``). Every call is a trio
-checkpoint, so the desk behaves as it would over a network, just faster.
+Used by ``crypy sim`` and by virtual-clock backtests, where threads and sockets must not be involved (trio's
+autojump clock fires timeouts at once around ``to_thread``). Every call is a trio checkpoint, so the desk behaves
+as it would over a network, just faster; a lockstep backtest makes them cancellation points only.
 """
 
 from __future__ import annotations
@@ -39,10 +39,13 @@ def translated_sim_errors() -> Iterator[None]:
 class SimulatedExchange:
     """One account of an in-process ``SimExchange`` behind the ``Exchange`` interface."""
 
-    def __init__(self, sim: SimExchange, account: str = "default", name: str = "sim") -> None:
+    def __init__(self, sim: SimExchange, account: str = "default", name: str = "sim", *, yields: bool = True) -> None:
         self.sim = sim
         self.account = account
         self.name = name
+        self._checkpoint = trio.lowlevel.checkpoint if yields else trio.lowlevel.checkpoint_if_cancelled
+        """Each call lets other tasks run, as a network call would (``yields``), or is only a cancellation point:
+        a backtest in lockstep runs its actors when its driver settles (see ``Bus``)."""
         self.news = 0
         """Order changes and fills the engine has made for this account so far."""
         sim.add_listener(self._count_news)
@@ -55,13 +58,13 @@ class SimulatedExchange:
         return self.sim.now_ms()
 
     async def _call(self, fn: Callable[[], T]) -> T:
-        await trio.lowlevel.checkpoint()
+        await self._checkpoint()
         with translated_sim_errors():
             return fn()
 
     async def capabilities(self) -> Capabilities:
         """The matching engine handles every order type crypy knows, amendments and post-only orders."""
-        await trio.lowlevel.checkpoint()
+        await self._checkpoint()
         return Capabilities(order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), post_only=True,
                             amend=True)
 
@@ -108,7 +111,7 @@ class SimulatedExchange:
         return await self._call(lambda: self.sim.order(self.account, order_id))
 
     async def orders(self, order_ids: Sequence[str]) -> dict[str, Order]:
-        await trio.lowlevel.checkpoint()
+        await self._checkpoint()
         found = {}
         for order_id in order_ids:
             try:
@@ -150,4 +153,4 @@ class SimulatedExchange:
 
     async def close(self) -> None:
         """Nothing to release: the simulator lives in this process."""
-        await trio.lowlevel.checkpoint()
+        await self._checkpoint()

@@ -235,7 +235,7 @@ async def _run(options: BacktestOptions, series: dict[str, list[Candle]], progre
     replayed = Replayed(total=_to_replay(series, sim.now_ms()), quote=_quote(sim, options.balance))
     progress = Progress(progress_stream, replayed.total)
     _watch(sim, replayed, progress)
-    exchange = SimulatedExchange(sim, ACCOUNT)
+    exchange = SimulatedExchange(sim, ACCOUNT, yields=not options.lockstep)
     async with trio.open_nursery() as nursery:
         try:
             async with open_system(exchange, templates=templates, db=options.db, repl_port=0,

@@ -84,7 +84,7 @@ async def open_system(exchange: Exchange, *, templates: Templates, db: Path, rep
     """Run the journal and the desk of ``exchange``'s account for the duration of the block (``candles_pushed``:
     a backtest hands the desk its candles, see ``lockstep``; ``durable``: see ``Journal``)."""
     registry = open_process_registry()
-    runtime = Runtime(bus=Bus(), registry=registry, now_ms=exchange.now_ms)
+    runtime = Runtime(bus=Bus(yields=not candles_pushed), registry=registry, now_ms=exchange.now_ms)
     journal = Journal(db, durable=durable)
     try:
         async with trio.open_nursery() as nursery:
