@@ -254,9 +254,15 @@ def monthly_returns(curve: EquityCurve) -> dict[tuple[int, int], float]:
     """Per calendar month (UTC) of the curve, ``(year, month)``: its last equity over the previous month's last
     (the curve's first point for its first month), less 1. Months without a point are absent."""
     ends: dict[tuple[int, int], Decimal] = {}
+    month, begins, ends_at = (0, 0), 0, -1
     for ts, equity in curve:
-        moment = datetime.fromtimestamp(ts / 1000, tz=UTC)
-        ends[moment.year, moment.month] = equity
+        if not begins <= ts < ends_at:  # a month's span is worked out once, not a date per point
+            moment = datetime.fromtimestamp(ts / 1000, tz=UTC)
+            month = moment.year, moment.month
+            first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+            following = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+            begins, ends_at = int(first.timestamp() * 1000), int(following.timestamp() * 1000)
+        ends[month] = equity
     result: dict[tuple[int, int], float] = {}
     before = curve[0][1] if curve else _ZERO
     for month in sorted(ends):
