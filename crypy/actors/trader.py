@@ -279,9 +279,16 @@ class Trader(Actor, TraderDecisions):
 
     def _start_live(self, history: CandleBatch) -> None:
         assert self.proposal is not None
-        self.live = PreviewedLive(load_strategy(self.proposal.strategy, self.proposal.params).live())
+        self._warm_up(PreviewedLive(load_strategy(self.proposal.strategy, self.proposal.params).live()),
+                      list(history.candles()))
+
+    def _warm_up(self, live: PreviewedLive, candles: list[Candle]) -> None:
+        """Run ``live`` from ``candles`` on; they are decided in one go, bit for bit what feeding them one by one
+        gives (a trader starts on 720 candles of history)."""
+        self.live = live
         self.candles.clear()
-        for candle in history.candles():
+        live.preview(candles)
+        for candle in candles:
             self._feed(candle)
 
     async def set_params(self, params: dict[str, float]) -> None:
@@ -291,12 +298,7 @@ class Trader(Actor, TraderDecisions):
         """
         if self.proposal is None or self.live is None:
             raise ValueError(f"{self.name} is not trading yet (phase {self.phase})")
-        live = PreviewedLive(load_strategy(self.proposal.strategy, params).live())
-        seen = list(self.candles)
-        self.live = live
-        self.candles.clear()
-        for candle in seen:
-            self._feed(candle)
+        self._warm_up(PreviewedLive(load_strategy(self.proposal.strategy, params).live()), list(self.candles))
         self.proposal = msgspec.structs.replace(self.proposal, params=params)
         self.log.info("strategy restarted with new params", params=params, target=self.target)
         await self._rebalance()
