@@ -32,6 +32,9 @@ class DeskCandles:
         self._pair_traders: tuple[int, dict[str, list[Trader]]] = (-1, {})
         self._breaches: list[Breach] = []
         """Risk limits a pushed candle crossed, for ``announce`` to act on."""
+        self._chunk: list[Candle] = []
+        """The candles previewed last (``preview``), and the live strategies (by id) shown them."""
+        self._shown: set[int] = set()
 
     async def poll(self) -> None:
         """Publish the candles closed since the last poll, each after the fills it brought: a trader decides on a
@@ -91,9 +94,16 @@ class DeskCandles:
     def preview(self, candles: list[Candle]) -> None:
         """Hand each trader the next candles of its pair before they close, for its strategy to decide them in one
         go (a backtest's chunk); the trader still acts on each only when ``take`` closes it."""
-        desk = self.desk
-        for trader in desk.traders():
-            trader.preview([c for c in candles if c.pair == trader.market.pair])
+        self._chunk, self._shown = candles, set()
+        for trader in self.desk.traders():
+            self._show(trader)
+
+    def _show(self, trader: Trader) -> None:
+        """Preview the rest of the chunk to ``trader``'s live strategy, once per chunk (``Trader.preview`` keeps the
+        candles it has not taken yet): one started during a chunk gets it after taking its first candle."""
+        if trader.live is not None and id(trader.live) not in self._shown:
+            self._shown.add(id(trader.live))
+            trader.preview([c for c in self._chunk if c.pair == trader.market.pair])
 
     def take(self, candle: Candle) -> bool:
         """A closed candle handed over by a driver (a backtest's fast path, with the fills it brought already
@@ -105,7 +115,10 @@ class DeskCandles:
             return False
         waits = self._book(candle)
         for trader in self._traders_of(candle.pair):
-            waits = trader.take_candle(candle) or waits
+            if trader.take_candle(candle):
+                waits = True
+            else:
+                self._show(trader)
         self._breaches = desk.risk.check()
         return waits or bool(self._breaches)
 
