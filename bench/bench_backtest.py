@@ -10,8 +10,9 @@ real Binance BTC and ETH 1m returns chained end to end), rounded to XBT/USD's 0.
 2021-01-01 UTC, volume 1.0, written as ``kraken_BTCUSD_1m.csv`` (XBT/USD) with 720 more candles in front: the
 simulator's history, not replayed and not counted. backtesting.py and backtrader get the replayed candles only.
 
-Rule, for all three: SMA crossover fast 10 / slow 30, long only, market orders filled at the next candle's open,
-no fee (see ``FEE``).
+Rule, for all three: SMA crossover fast 10 / slow 30 (``--sma`` sets other periods, for every contender: how the
+rates depend on how often the rule trades), long only, market orders filled at the next candle's open, no fee
+(see ``FEE``).
 - crypy: ``bench/templates/sma`` (one XBT/USD trader, ``sma_crossover`` 10/30, no stops, every proposal funded
   with the whole balance), ``--balance USD=1000000000``: all-in, a trader that lost spending what it has left.
   Fills carry the simulator's spread (0.05%), so its trades need not match the others' exactly.
@@ -40,6 +41,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,7 +58,8 @@ FILE_NAME = "kraken_BTCUSD_1m.csv"
 HISTORY = 720
 """Candles in front of the replay: ``crypy backtest``'s exchange history (``BacktestOptions.warmup``)."""
 START_MS = int(dt.datetime(2021, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
-FAST, SLOW = 10, 30
+SMA = (10, 30)
+"""The crossover's fast and slow periods (``--sma``)."""
 FEE = 0.0
 """No fee, for all three: each trade of a crossover this fast loses the fee, and crypy, which sizes each entry by
 what its trader has left (and respects Kraken's minimum order), would stop trading within a few thousand trades;
@@ -92,19 +95,19 @@ def read_replayed(path: Path, count: int):  # type: ignore[no-untyped-def]
 
 # --- contenders, each in its own child process --------------------------------------------------------------------
 
-def backtesting_child(path: Path, count: int) -> dict[str, object]:
+def backtesting_child(path: Path, count: int, sma: tuple[int, int]) -> dict[str, object]:
     from bench_evaluation import backtesting_run
 
     ohlc = read_replayed(path, count)[["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
-    seconds, trades = backtesting_run(ohlc, FAST, SLOW, FEE)
+    seconds, trades = backtesting_run(ohlc, *sma, FEE)
     return {"candles": int(ohlc.shape[0]), "seconds": seconds, "trades": len(trades)}
 
 
-def backtrader_child(path: Path, count: int) -> dict[str, object]:
+def backtrader_child(path: Path, count: int, sma: tuple[int, int]) -> dict[str, object]:
     import backtrader as bt
 
     class SmaCross(bt.Strategy):  # type: ignore[misc]
-        params = (("fast", FAST), ("slow", SLOW))
+        params = (("fast", sma[0]), ("slow", sma[1]))
 
         def __init__(self) -> None:
             fast = bt.indicators.SMA(self.data.close, period=self.p.fast)
@@ -158,10 +161,14 @@ def run_child(cmd: list[str], folder: Path, name: str) -> tuple[str, float, floa
     return out.read_text(), wall, usage.ru_maxrss * RSS_UNIT / 2**20
 
 
-def measure_crypy(path: Path, folder: Path) -> dict[str, object]:
+def measure_crypy(path: Path, folder: Path, sma: tuple[int, int]) -> dict[str, object]:
     """``crypy backtest`` as a user runs it; candles and seconds from its own last line, trades from trades.csv."""
-    report = folder / "crypy-report"
-    cmd = [sys.executable, "-m", "crypy.cli", "backtest", "--data", str(path), "--template-dir", str(TEMPLATES),
+    report, templates = folder / "crypy-report", folder / "crypy-templates"
+    shutil.copytree(TEMPLATES, templates)
+    trader = templates / "trader.toml"
+    trader.write_text(trader.read_text().replace("grid = [{ fast = 10, slow = 30 }]",
+                                                 f"grid = [{{ fast = {sma[0]}, slow = {sma[1]} }}]"))
+    cmd = [sys.executable, "-m", "crypy.cli", "backtest", "--data", str(path), "--template-dir", str(templates),
            "--balance", CRYPY_BALANCE, "--taker-fee", str(FEE), "--out", str(report), "--seed", "0"]
     stdout, wall, peak_mb = run_child(cmd, folder, "crypy")
     found = re.search(r"\((\d+) candles in ([\d.]+) s\)", stdout)
@@ -172,9 +179,9 @@ def measure_crypy(path: Path, folder: Path) -> dict[str, object]:
             "trades": len(rows), "open_trades": sum(1 for row in rows if row.split(",")[5] == "")}
 
 
-def measure_other(name: str, path: Path, count: int, folder: Path) -> dict[str, object]:
+def measure_other(name: str, path: Path, count: int, folder: Path, sma: tuple[int, int]) -> dict[str, object]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--contender", name, "--data", str(path),
-           "--count", str(count)]
+           "--count", str(count), "--sma", f"{sma[0]},{sma[1]}"]
     stdout, wall, peak_mb = run_child(cmd, folder, name)
     return json.loads(stdout.strip().splitlines()[-1]) | {"process_seconds": wall, "peak_mb": peak_mb}
 
@@ -230,9 +237,9 @@ def compare(args: argparse.Namespace) -> None:
         for name in chosen:
             print(f"{name}: {counts[name]:,} candles ...", flush=True)
             if name == "crypy":
-                figures = measure_crypy(files[file_of[name]], folder)
+                figures = measure_crypy(files[file_of[name]], folder, args.sma)
             else:
-                figures = measure_other(name, files[file_of[name]], counts[name], folder)
+                figures = measure_other(name, files[file_of[name]], counts[name], folder, args.sma)
             rows[name] = _rounded(figures, args.candles)
 
     print()
@@ -260,15 +267,27 @@ def compare(args: argparse.Namespace) -> None:
     results = {
         "candles": args.candles, "history_candles": HISTORY, "timeframe": "1m", "pair": "XBT/USD",
         "data": "real-derived (bench_evaluation.real_derived_candles), rounded to 0.1",
-        "strategy": f"SMA crossover ({FAST}, {SLOW}), long only", "fee": FEE, "quick": args.quick,
+        "strategy": f"SMA crossover ({args.sma[0]}, {args.sma[1]}), long only", "fee": FEE, "quick": args.quick,
         **rows, **ratios, "target": target, "notes": notes,
         "crypy_template": str(TEMPLATES.relative_to(BENCH.parent)), "crypy_balance": CRYPY_BALANCE,
         "versions": {name: version(name) for name in ("crypy", "backtesting", "backtrader", "numpy", "pandas")},
         "python": platform.python_version(), "machine": platform.machine(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written {RESULTS.relative_to(BENCH.parent)}")
+    results_file = RESULTS if args.sma == SMA else RESULTS.with_name(f"backtest-sma-{args.sma[0]}-{args.sma[1]}.json")
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written {results_file.relative_to(BENCH.parent)}")
+
+
+def _periods(text: str) -> tuple[int, int]:
+    fast, _, slow = text.partition(",")
+    try:
+        periods = int(fast), int(slow)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FAST,SLOW such as 10,30, got {text!r}") from None
+    if not 0 < periods[0] < periods[1]:
+        raise argparse.ArgumentTypeError(f"expected 0 < FAST < SLOW, got {text!r}")
+    return periods
 
 
 def main() -> None:
@@ -281,12 +300,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK:,} candles for every contender (unless their own counts are given)")
     parser.add_argument("--only", action="append", choices=CONTENDERS, help="run only this contender (repeatable)")
+    parser.add_argument("--sma", type=_periods, default=SMA, metavar="FAST,SLOW",
+                        help=f"the crossover's periods, for every contender (default {SMA[0]},{SMA[1]}; another "
+                             "pair writes its own results file): how the rate depends on how often it trades")
     parser.add_argument("--contender", choices=tuple(CHILDREN), help=argparse.SUPPRESS)  # a child process's job
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
-        print(json.dumps(CHILDREN[args.contender](args.data, args.count)), flush=True)
+        print(json.dumps(CHILDREN[args.contender](args.data, args.count, args.sma)), flush=True)
         return
     args.candles = args.candles or (QUICK if args.quick else 1_000_000)
     args.crypy_candles = args.crypy_candles or args.candles
