@@ -6,6 +6,7 @@ on terminal orders and tells the listeners, so no state change can reach the led
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,6 +21,12 @@ Listener = Callable[[str, Order | Fill], None]
 """Called with ``(account, event)`` for every order change and every fill, synchronously, after the change."""
 
 UNKNOWN_TRADE = "EGeneral:Invalid arguments:txid"
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[str | int, ...]:
+    """``text`` ordered as people read numbers in it: ``T-9`` before ``T-10`` (client ids, in the engine)."""
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(_DIGITS.split(text)))
 
 
 @dataclass

@@ -7,7 +7,6 @@ and only for orders placed before it closed: nothing sees the future.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -16,7 +15,7 @@ import msgspec
 from crypy.protocols import Balance, Candle, Fill, Order, OrderStatus, OrderType, Side, TimeInForce, timeframe_ms
 
 from .accounts import Ledger
-from .bookkeeping import Entry, Listener, OrderBooks
+from .bookkeeping import Entry, Listener, OrderBooks, natural_key
 from .errors import UNKNOWN_PAIR, ExchangeError, InsufficientFunds, OrderRejected, UnknownOrder
 from .fills import Settlement
 from .ids import KrakenIds
@@ -50,12 +49,6 @@ from .placement import (
 from .triggers import fixed_trigger, trailing_trigger
 
 _LIVE = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
-_DIGITS = re.compile(r"(\d+)")
-
-
-def _natural(text: str) -> tuple[str | int, ...]:
-    """``text`` ordered as people read numbers in it: ``T-9`` before ``T-10``."""
-    return tuple(int(part) if index % 2 else part for index, part in enumerate(_DIGITS.split(text)))
 
 
 class MatchingEngine:
@@ -246,7 +239,7 @@ class MatchingEngine:
         self._now = max(self._now, closed_at)
         fills: list[Fill] = []
         due = [entry for entry in self._books.live(candle.pair) if entry.since < closed_at]
-        due.sort(key=lambda entry: (min(entry.since, closed_at - step), _natural(entry.order.client_id),
+        due.sort(key=lambda entry: (min(entry.since, closed_at - step), natural_key(entry.order.client_id),
                                     entry.order.id))
         for entry in due:
             if not entry.order.status.is_terminal:
