@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 from crypy.actors.bus import Bus, Delivery, Topic
 
@@ -88,17 +89,21 @@ def test_policies_are_explicit() -> None:
         assert POLICIES[topic] is Delivery.RELIABLE
 
 
-@pytest.mark.parametrize("yields", [True, False])
-async def test_publish_lets_others_run_only_when_the_bus_yields(yields: bool) -> None:
-    """A lockstep backtest's bus does not switch tasks per event; it still honours cancellation."""
-    bus = Bus(yields=yields)
+async def test_publish_is_a_full_checkpoint_on_a_bus_that_yields() -> None:
+    bus = Bus()
+    with bus.subscribe(Topic.FILLS), trio.testing.assert_checkpoints():
+        await bus.publish(Topic.FILLS, 1)
+
+
+async def test_a_lockstep_bus_publishes_without_letting_others_run_and_still_honours_cancellation() -> None:
+    bus = Bus(yields=False)
     ran: list[str] = []
     with bus.subscribe(Topic.FILLS) as sub:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(lambda: _note(ran))
+            nursery.start_soon(_note, ran)
             await bus.publish(Topic.FILLS, 1)
             await bus.publish(Topic.CANDLES, 2)
-            assert ran == (["other task"] if yields else [])
+            assert ran == []  # no task switch: the other task has not run yet
         assert sub.receive_nowait() == 1
         with trio.CancelScope() as scope:
             scope.cancel()
@@ -107,17 +112,16 @@ async def test_publish_lets_others_run_only_when_the_bus_yields(yields: bool) ->
         assert sub.receive_nowait() == 3  # delivered before the cancellation point
 
 
-async def test_receive_is_one_schedule_point_whether_or_not_it_waits() -> None:
+async def test_receive_is_a_checkpoint_whether_or_not_it_waits() -> None:
     bus = Bus()
     with bus.subscribe(Topic.FILLS) as sub:
         await bus.publish(Topic.FILLS, "ready")
-        ran: list[str] = []
+        with trio.testing.assert_checkpoints():
+            assert await sub.receive() == "ready"
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(lambda: _note(ran))
-            assert await sub.receive() == "ready"  # queued already: it still lets the other task run
-            assert ran == ["other task"]
             nursery.start_soon(bus.publish, Topic.FILLS, "later")
-            assert await sub.receive() == "later"  # waited for it
+            with trio.testing.assert_checkpoints():
+                assert await sub.receive() == "later"  # waited for it
 
 
 async def _note(ran: list[str]) -> None:
