@@ -127,9 +127,9 @@ class DeskCandles:
         else to do, and its traders take with nothing to do but feed their strategies (``Trader.quiet_run``):
         those may be taken in one go (``take_quietly``), exactly as one by one.
 
-        Besides the traders: no exit armed, and the risk monitor must come to what
-        checking each candle would: its UTC day stays the same, and with a limit set no trader holds a position
-        (a flat trader's result does not move with the price)."""
+        Besides the traders: no exit armed, and the risk monitor must come to what checking each candle would: its
+        UTC day stays the same, and with a limit set no trader holds a position (a flat trader's result does not
+        move with the price)."""
         desk = self.desk
         if desk.exits.book.armed() or not self._risk_quiet():
             return 0

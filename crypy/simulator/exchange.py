@@ -134,10 +134,10 @@ class SimExchange:
         """Close the next ``count`` candles at once while no order is live (``quiet``): what ``close_next`` would
         do to each, without a fill to decide, and each candle listener called once with them all."""
         candles = self._replay.publish_many(count)
-        self._engine.pass_quietly([c for c in candles if c.timeframe == self._matching_timeframe[c.pair]])
-        for candle in candles:
-            if candle.timeframe == self._matching_timeframe[candle.pair]:
-                self._tapes[candle.pair].record(candle, [])
+        matching = [c for c in candles if c.timeframe == self._matching_timeframe[c.pair]]
+        self._engine.pass_quietly(matching)
+        for candle in matching:
+            self._tapes[candle.pair].record(candle, [])
         for listener in self._candle_listeners:
             listener(candles)
         return candles
