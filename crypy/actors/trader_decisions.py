@@ -77,11 +77,10 @@ class TraderDecisions:
         order: warming up, paused, sitting out, flat and wanting to stay so, or fully in. A state whose answer
         depends on the price (a trailing stop or a re-evaluation while in position) is not quiet.
         """
-        after = self.last_candle.ts if self.last_candle is not None else -1
         decided: Iterator[tuple[int, float | None, float]] | None = None
         for index in range(start, stop):
             candle = candles[index]
-            if candle.pair != self.market.pair or candle.timeframe != self.timeframe or candle.ts <= after:
+            if not self._is_next(candle):
                 continue
             if decided is None:
                 if not self._steady():
@@ -95,8 +94,7 @@ class TraderDecisions:
 
     def take_quietly(self, candles: Sequence[Candle]) -> None:
         """Take ``candles`` of this trader's pair that ``quiet_run`` vouched for: what ``_react`` does to each."""
-        after = self.last_candle.ts if self.last_candle is not None else -1
-        own = [c for c in candles if c.pair == self.market.pair and c.timeframe == self.timeframe and c.ts > after]
+        own = [candle for candle in candles if self._is_next(candle)]
         if not own:
             return
         assert self.live is not None
@@ -106,6 +104,11 @@ class TraderDecisions:
         self.candle_count += len(own)
         if self.target is not None and not self.paused and self._sat_out is None and not self._wants_out():
             self.scale.reset()  # what ``_planned_order`` does on each of them: flat, and staying flat
+
+    def _is_next(self, candle: Candle) -> bool:
+        """A candle this trader would decide on: its pair and timeframe, newer than its last."""
+        return candle.pair == self.market.pair and candle.timeframe == self.timeframe \
+            and (self.last_candle is None or candle.ts > self.last_candle.ts)
 
     def _steady(self) -> bool:
         """Whether a candle that leaves the target as it is asks this trader for nothing, whatever its price."""

@@ -256,11 +256,9 @@ class MatchingEngine:
         """``on_candle`` for each of ``candles`` (in closing order) while no order is live, in one go."""
         if not self.idle:
             raise RuntimeError("orders are live: each candle must be decided on its own (on_candle)")
-        last: dict[str, Candle] = {}
-        for candle in candles:
-            self._spec(candle.pair)
-            last[candle.pair] = candle
+        last = {candle.pair: candle for candle in candles}
         for pair, candle in last.items():
+            self._spec(pair)
             self._now = max(self._now, candle.ts + timeframe_ms(candle.timeframe))
             self._last[pair] = candle_price(candle.close)
 
