@@ -80,45 +80,56 @@ def check(engine: MatchingEngine) -> None:
                 assert balance.held == selling[asset], (account, asset)
 
 
-@settings(max_examples=80, deadline=None)
-@given(operations)
-def test_balances_are_conserved_and_never_negative(ops: list[tuple]) -> None:
+def new_engine() -> MatchingEngine:
     engine = MatchingEngine(DEFAULT_MARKETS, seed=1, fill_share=Decimal("0.002"))  # small: limit orders fill in parts
     for account, balances in OPENING.items():
         engine.open_account(account, balances)
-    position = 0
     for series in CANDLES.values():
         engine.on_candle(series[0])
-    for op in ops:
-        now_ms = CANDLES["XBT/USD"][position].ts + STEP
-        if op[0] == "candle" and position + 1 < len(CANDLES["XBT/USD"]):
-            position += 1
-            for series in CANDLES.values():
-                engine.on_candle(series[position])
-        elif op[0] == "place":
-            _, account, pair, side, order_type, fraction, offset, trigger_offset, post_only, tif = op
-            last = engine.last_price(pair)
+    return engine
+
+
+def apply(engine: MatchingEngine, op: tuple, position: int) -> int:
+    """Carry out one generated operation; returns the index of the last candle fed (``position``, or one more)."""
+    now_ms = CANDLES["XBT/USD"][position].ts + STEP
+    if op[0] == "candle" and position + 1 < len(CANDLES["XBT/USD"]):
+        position += 1
+        for series in CANDLES.values():
+            engine.on_candle(series[position])
+    elif op[0] == "place":
+        _, account, pair, side, order_type, fraction, offset, trigger_offset, post_only, tif = op
+        last = engine.last_price(pair)
+        try:
+            engine.place(account, client_id="", pair=pair, side=side, order_type=order_type,
+                         amount=SIZE[pair] * fraction, price=last * (1 + offset),
+                         trigger_price=last * (1 + trigger_offset), trailing_offset=abs(trigger_offset) * 100,
+                         trailing_percent=True, post_only=post_only and order_type.has_limit_price,
+                         time_in_force=tif, expire_ts=now_ms + 2 * STEP if tif is TimeInForce.GTD else 0,
+                         now_ms=now_ms)
+        except ExchangeError:
+            pass
+    elif op[0] in ("cancel", "amend"):
+        orders = [(a, o) for a in OPENING for o in engine.orders(a)]
+        if orders:
+            account, order = orders[op[1] % len(orders)]
             try:
-                engine.place(account, client_id="", pair=pair, side=side, order_type=order_type,
-                             amount=SIZE[pair] * fraction, price=last * (1 + offset),
-                             trigger_price=last * (1 + trigger_offset), trailing_offset=abs(trigger_offset) * 100,
-                             trailing_percent=True, post_only=post_only and order_type.has_limit_price,
-                             time_in_force=tif, expire_ts=now_ms + 2 * STEP if tif is TimeInForce.GTD else 0,
-                             now_ms=now_ms)
+                if op[0] == "cancel":
+                    engine.cancel(account, order.id, now_ms=now_ms)
+                else:
+                    engine.amend(account, order.id, amount=order.amount * op[2], now_ms=now_ms,
+                                 price=None if order.price is None else order.price * (1 + op[3]))
             except ExchangeError:
                 pass
-        elif op[0] in ("cancel", "amend"):
-            orders = [(a, o) for a in OPENING for o in engine.orders(a)]
-            if orders:
-                account, order = orders[op[1] % len(orders)]
-                try:
-                    if op[0] == "cancel":
-                        engine.cancel(account, order.id, now_ms=now_ms)
-                    else:
-                        engine.amend(account, order.id, amount=order.amount * op[2], now_ms=now_ms,
-                                     price=None if order.price is None else order.price * (1 + op[3]))
-                except ExchangeError:
-                    pass
+    return position
+
+
+@settings(max_examples=80, deadline=None)
+@given(operations)
+def test_balances_are_conserved_and_never_negative(ops: list[tuple]) -> None:
+    engine = new_engine()
+    position = 0
+    for op in ops:
+        position = apply(engine, op, position)
         check(engine)
     for account in OPENING:
         engine.cancel_all(account, now_ms=0)

@@ -35,11 +35,15 @@ class OrderType(enum.StrEnum):
 
     @property
     def has_limit_price(self) -> bool:
-        return self in (OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
+        return self in _WITH_LIMIT_PRICE
 
     @property
     def is_triggered(self) -> bool:
-        return self not in (OrderType.MARKET, OrderType.LIMIT)
+        return self not in _UNTRIGGERED
+
+
+_WITH_LIMIT_PRICE = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+_UNTRIGGERED = frozenset({OrderType.MARKET, OrderType.LIMIT})
 
 
 class TimeInForce(enum.StrEnum):

@@ -44,6 +44,12 @@ class Entry:
     """A trailing stop's best price so far: the peak for a sell, the trough for a buy."""
     cost: Decimal = Decimal(0)
     """Quote value of what has filled, so the average price stays exact."""
+    priority: tuple[tuple[str | int, ...], str] = field(init=False)
+    """Among orders that arrived during the same candle: by client id as people read it, then id (``on_candle``).
+    Worked out once: the engine sorts the live orders on every candle."""
+
+    def __post_init__(self) -> None:
+        self.priority = (natural_key(self.order.client_id), self.order.id)
 
     @property
     def resting(self) -> bool:

@@ -15,7 +15,7 @@ import msgspec
 from crypy.protocols import Balance, Candle, Fill, Order, OrderStatus, OrderType, Side, TimeInForce, timeframe_ms
 
 from .accounts import Ledger
-from .bookkeeping import Entry, Listener, OrderBooks, natural_key
+from .bookkeeping import Entry, Listener, OrderBooks
 from .errors import UNKNOWN_PAIR, ExchangeError, InsufficientFunds, OrderRejected, UnknownOrder
 from .fills import Settlement
 from .ids import KrakenIds
@@ -46,6 +46,7 @@ from .placement import (
     required_hold,
     rounded,
 )
+from .reach import CandleRange, untouched
 from .triggers import fixed_trigger, trailing_trigger
 
 _LIVE = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
@@ -238,9 +239,10 @@ class MatchingEngine:
         closed_at = candle.ts + step
         self._now = max(self._now, closed_at)
         fills: list[Fill] = []
-        due = [entry for entry in self._books.live(candle.pair) if entry.since < closed_at]
-        due.sort(key=lambda entry: (min(entry.since, closed_at - step), natural_key(entry.order.client_id),
-                                    entry.order.id))
+        prices = CandleRange.of(candle)
+        due = [entry for entry in self._books.live(candle.pair)
+               if entry.since < closed_at and not untouched(entry, prices, closed_at)]
+        due.sort(key=lambda entry: (min(entry.since, closed_at - step), entry.priority))
         for entry in due:
             if not entry.order.status.is_terminal:
                 fills.extend(self._decide(entry, spec, candle, closed_at))

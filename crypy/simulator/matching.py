@@ -9,6 +9,7 @@ the trader, so the simulator never flatters a strategy.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from crypy.protocols import Candle, Side
@@ -24,8 +25,11 @@ class Execution(NamedTuple):
     liquidity: str  # "maker" or "taker"
 
 
+@lru_cache(maxsize=4096)
 def candle_price(value: float) -> Decimal:
-    """A candle's float price as the decimal it was written as (``16528.7``, not its binary approximation)."""
+    """A candle's float price as the decimal it was written as (``16528.7``, not its binary approximation).
+
+    Cached: the engine asks for the same few prices of a candle once per live order."""
     return Decimal(repr(value))
 
 
