@@ -30,12 +30,14 @@ from crypy.protocols import Candle, timeframe_ms
 from crypy.reports.outputs import Report, write_report
 from crypy.reports.pictures import write_pictures
 from crypy.simulator import SimConfig, SimExchange, load_candles
+from crypy.simulator.matching import candle_price
 
 from .lockstep import drive
 from .sim import fee_markets
 from .system import open_system, wait_for_stop
 
 ACCOUNT = "default"
+_ZERO, _ONE = Decimal(0), Decimal(1)
 
 
 def _usd_10000() -> dict[str, Decimal]:
@@ -189,30 +191,41 @@ def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
             totals.append({asset: balance.total for asset, balance in sim.balances(ACCOUNT).items() if balance.total})
         if all(asset == replayed.quote for asset in totals[0]):  # cash alone: the same equity at every close
             last = {candle.pair: candle for candle in candles}
-            replayed.closes.update((pair, Decimal(repr(candle.close))) for pair, candle in last.items())
+            replayed.closes.update((pair, candle_price(candle.close)) for pair, candle in last.items())
             equity = _equity(totals[0], replayed)
             for candle in candles:
                 replayed.equity.record(candle.ts + timeframe_ms(candle.timeframe), equity)
         else:
+            parts = _parts(totals[0], replayed.quote)
+            closes, record = replayed.closes, replayed.equity.record
             for candle in candles:
-                replayed.closes[candle.pair] = Decimal(repr(candle.close))
-                replayed.equity.record(candle.ts + timeframe_ms(candle.timeframe), _equity(totals[0], replayed))
+                closes[candle.pair] = candle_price(candle.close)
+                equity = _ZERO
+                for amount, pair in parts:
+                    equity += amount if pair is None else amount * closes[pair]
+                record(candle.ts + timeframe_ms(candle.timeframe), equity)
         replayed.done += len(candles)
         progress.update(replayed.done)
 
     for pair in sim.pairs:
         [last] = sim.candles(pair, sim.timeframes(pair)[0], limit=1)
-        replayed.closes[pair] = Decimal(repr(last.close))
+        replayed.closes[pair] = candle_price(last.close)
     sim.add_listener(on_order_news)
     sim.add_candle_listener(on_candles)
 
 
 def _equity(totals: dict[str, Decimal], replayed: Replayed) -> Decimal:
     """What ``totals`` are worth in the quote currency at the last closes."""
-    equity = Decimal(0)
-    for asset, total in totals.items():
-        equity += total * (Decimal(1) if asset == replayed.quote else replayed.closes[f"{asset}/{replayed.quote}"])
+    equity = _ZERO
+    for amount, pair in _parts(totals, replayed.quote):
+        equity += amount if pair is None else amount * replayed.closes[pair]
     return equity
+
+
+def _parts(totals: dict[str, Decimal], quote: str) -> list[tuple[Decimal, str | None]]:
+    """Each total with the pair that prices it in ``quote`` (None for the quote itself, worth its amount), in
+    the order of ``totals``: worked out once for a batch of closes, each then summed in that same order."""
+    return [(total * _ONE, None) if asset == quote else (total, f"{asset}/{quote}") for asset, total in totals.items()]
 
 
 def _to_replay(series: dict[str, list[Candle]], start_ms: int) -> int:
