@@ -27,7 +27,9 @@ rates depend on how often the rule trades), long only, market orders filled at t
 Each contender runs in its own child process, so that its peak memory (max RSS, from ``os.wait4``) is its own:
 interpreter, imports, data loading and run. Seconds: crypy's are the CLI's own figure (``(N candles in S s)``:
 candle file loading and the replay, not the report files), the others' time only their run; the table also shows
-each child's whole wall time. Target for crypy: >= 500,000 candles/s with a peak under 1 GB.
+each child's whole wall time. Target for crypy: >= 500,000 candles/s with a peak under 1 GB. The run's order count
+also gives its floor (``bench_order_floor.py``): the time its orders must take in trio task switches and in the
+matching engine alone, and the ceiling on candles/s that follows.
 
 ``--quick`` runs everything on 20,000 candles (development); ``--crypy-candles`` gives crypy fewer candles than the
 others while it is slow; ``--only NAME`` (repeatable) runs some contenders alone.
@@ -175,8 +177,9 @@ def measure_crypy(path: Path, folder: Path, sma: tuple[int, int]) -> dict[str, o
     if found is None:
         sys.exit(f"crypy backtest printed no '(N candles in S s)':\n{stdout[-3000:]}")
     rows = (report / "trades.csv").read_text().splitlines()[1:]
+    orders = len((report / "orders.csv").read_text().splitlines()) - 1
     return {"candles": int(found[1]), "seconds": float(found[2]), "process_seconds": wall, "peak_mb": peak_mb,
-            "trades": len(rows), "open_trades": sum(1 for row in rows if row.split(",")[5] == "")}
+            "trades": len(rows), "open_trades": sum(1 for row in rows if row.split(",")[5] == ""), "orders": orders}
 
 
 def measure_other(name: str, path: Path, count: int, folder: Path, sma: tuple[int, int]) -> dict[str, object]:
@@ -223,6 +226,7 @@ def compare(args: argparse.Namespace) -> None:
     counts = {"crypy": args.crypy_candles, "backtesting": args.candles, "backtrader": args.backtrader_candles}
     chosen = [name for name in CONTENDERS if not args.only or name in args.only]
     from bench_evaluation import real_derived_candles
+    from bench_order_floor import describe, floor
 
     # crypy replays its whole file; the others read their first candles after the history from the full one
     file_of = {name: counts[name] if name == "crypy" else args.candles for name in chosen}
@@ -261,6 +265,8 @@ def compare(args: argparse.Namespace) -> None:
               f"{'met' if fast and small else 'NOT met'} ({rate['crypy']:,} candles/s, {crypy['peak_mb']} MB)")
         if int(crypy["candles"]) < args.candles:  # type: ignore[call-overload]
             notes.append(f"crypy's peak memory is for {crypy['candles']:,} candles: the target is for {args.candles:,}")
+        target["order_floor"] = floor(int(crypy["orders"]), int(crypy["candles"]))  # type: ignore[call-overload]
+        print(f"order floor: {describe(target['order_floor'])}")  # type: ignore[arg-type]
     for note in notes:
         print(f"note: {note}")
 
