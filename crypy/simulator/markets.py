@@ -10,14 +10,16 @@ Fees follow the schedule ccxt hard-codes and the ``ccxt-static`` AssetPairs data
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 import msgspec
 
 from crypy.protocols import MarketInfo
 
 
+@lru_cache(maxsize=64)
 def decimal_unit(decimals: int) -> Decimal:
-    """The smallest step with ``decimals`` decimals (``2 -> 0.01``)."""
+    """The smallest step with ``decimals`` decimals (``2 -> 0.01``); cached, as every rounding asks for one."""
     return Decimal(1).scaleb(-decimals)
 
 
