@@ -124,5 +124,22 @@ async def test_receive_is_a_checkpoint_whether_or_not_it_waits() -> None:
                 assert await sub.receive() == "later"  # waited for it
 
 
+async def test_a_lockstep_subscription_takes_a_queued_item_without_letting_others_run() -> None:
+    bus = Bus(yields=False)
+    ran: list[str] = []
+    with bus.subscribe(Topic.FILLS) as sub:
+        await bus.publish(Topic.FILLS, "ready")
+        await bus.publish(Topic.FILLS, "also ready")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_note, ran)
+            assert await sub.receive() == "ready"
+            assert ran == []  # no task switch
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            with pytest.raises(trio.Cancelled):
+                await sub.receive()
+        assert sub.receive_nowait() == "also ready"  # a cancelled receive took nothing
+
+
 async def _note(ran: list[str]) -> None:
     ran.append("other task")

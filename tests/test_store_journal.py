@@ -84,7 +84,7 @@ async def test_a_journal_that_is_not_durable_commits_full_batches_flushes_and_th
             await journal.secure()  # costs nothing here: a backtest's crash leaves nothing to recover
             await trio.sleep(0)
         await trio.testing.wait_all_tasks_blocked()
-        assert _rows(path) == 0  # the writer ran, and keeps them for a full batch
+        assert _rows(path) == 0  # held for a full batch
         await journal.record(_order(3))
         await trio.testing.wait_all_tasks_blocked()
         assert _rows(path) == 4
@@ -98,6 +98,34 @@ async def test_a_journal_that_is_not_durable_commits_full_batches_flushes_and_th
     assert _rows(path) == 6  # what was left is committed when the writer stops
     with JournalReader(path) as reader:
         assert [order.id for order in reader.orders()] == [f"o{n}" for n in range(6)]
+
+
+class _WriterSteps(trio.abc.Instrument):
+    """Counts the steps of the journal's writer task."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task.name.endswith("Journal.run"):
+            self.steps += 1
+
+
+async def test_a_journal_that_is_not_durable_wakes_its_writer_once_a_batch_not_once_an_event(
+        tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    journal = Journal(path, batch=10, durable=False)
+    writer = _WriterSteps()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(journal.run)
+        trio.lowlevel.add_instrument(writer)
+        for n in range(30):
+            await journal.record(_order(n))
+            await trio.sleep(0)  # every chance to run
+        await trio.testing.wait_all_tasks_blocked()
+        assert _rows(path) == 30 and writer.steps == 3
+        trio.lowlevel.remove_instrument(writer)
+        nursery.cancel_scope.cancel()
 
 
 async def test_concurrent_producers_and_flushers_lose_nothing_under_backpressure(tmp_path: Path) -> None:
@@ -136,8 +164,9 @@ async def test_cancelling_the_writer_commits_everything_queued(tmp_path: Path) -
     assert ids == [f"o{n}" for n in range(5000)]
 
 
-async def test_record_and_flush_after_the_writer_stopped_raise(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.db")
+@pytest.mark.parametrize("durable", [True, False])
+async def test_record_and_flush_after_the_writer_stopped_raise(tmp_path: Path, durable: bool) -> None:
+    journal = Journal(tmp_path / "j.db", durable=durable)
     async with trio.open_nursery() as nursery:
         await nursery.start(journal.run)
         nursery.cancel_scope.cancel()

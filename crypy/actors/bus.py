@@ -64,8 +64,11 @@ class Subscription:
     """
 
     def __init__(self, topics: tuple[Topic, ...], delivery: Delivery, capacity: int,
-                 on_close: Callable[[Subscription], None]) -> None:
+                 on_close: Callable[[Subscription], None], *, yields: bool = True) -> None:
         self.topics = topics
+        self._yields = yields
+        """Whether taking an item already queued is a schedule point (as trio's channels make it); a lockstep
+        backtest's bus says no: its subscribers run through what is queued when the driver settles."""
         self._on_close = on_close
         self.delivery = delivery
         self.capacity = capacity
@@ -103,7 +106,8 @@ class Subscription:
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._items:  # a schedule point, as trio's channels give, only when parking gave none
             item = self._take()
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            if self._yields:
+                await trio.lowlevel.cancel_shielded_checkpoint()
             return item
         while not self._items:
             if self._closed:
@@ -155,9 +159,11 @@ class Bus:
 
     def __init__(self, capacity: dict[Delivery, int] | None = None, *, yields: bool = True) -> None:
         self._capacity = DEFAULT_CAPACITY | (capacity or {})
+        self._yields = yields
         self._checkpoint = trio.lowlevel.checkpoint if yields else trio.lowlevel.checkpoint_if_cancelled
         """``publish`` lets other tasks run (``yields``), or is only a cancellation point: a backtest in lockstep
-        runs its actors when its driver settles, and a switch per event would cost it a scheduling round."""
+        runs its actors when its driver settles, and a switch per event would cost it a scheduling round. Its
+        subscriptions likewise take an item already queued without a switch."""
         self._subscribers: dict[Topic, list[Subscription]] = {topic: [] for topic in Topic}
         self.published: dict[Topic, int] = {topic: 0 for topic in Topic}
 
@@ -170,7 +176,7 @@ class Bus:
             raise ValueError(f"topics {[str(t) for t in topics]} mix delivery policies; subscribe separately")
         delivery = policies.pop()
         sub = Subscription(tuple(Topic(t) for t in topics), delivery, capacity or self._capacity[delivery],
-                           self._unsubscribe)
+                           self._unsubscribe, yields=self._yields)
         for topic in sub.topics:
             self._subscribers[topic].append(sub)
         return sub

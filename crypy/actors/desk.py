@@ -44,6 +44,7 @@ from .desk_commands import DESK_COMMANDS
 from .desk_exits import DeskExits
 from .desk_risk import DeskRisk
 from .holder import Holder
+from .locks import held
 from .order_gate import OrderGate
 from .order_tracker import OrderTracker
 from .recovery import RecoveryReport, recover
@@ -89,7 +90,7 @@ class Desk(Actor):
         self.placing = trio.Lock()
         """Held while a request is checked and sent: the kill switch waits for it, so nothing is sent after."""
         self._rescheduled = trio.Event()
-        self._orders_news = trio.Event()
+        self._order_poll_rescheduled = trio.Event()
         self.order_news = 0
         """Pushed order notices received (private WebSocket), each a reason to sync now."""
         self.news_synced = 0
@@ -150,8 +151,8 @@ class Desk(Actor):
         self.template.market_data.poll_seconds = seconds
         self._rescheduled.set()
         self._rescheduled = trio.Event()
-        self._orders_news.set()
-        self._orders_news = trio.Event()
+        self._order_poll_rescheduled.set()
+        self._order_poll_rescheduled = trio.Event()
 
     def last_price(self, pair: str) -> Decimal | None:
         candles = self.history.get(pair)
@@ -180,7 +181,7 @@ class Desk(Actor):
             nursery.start_soon(self._every, lambda: market_data.poll_seconds, self.candles.poll)
         # Pushed candles come from an in-process exchange that pushes every order change too: no poll needed.
         nursery.start_soon(self._every, lambda: math.inf if self.candles_pushed else orders.poll_seconds,
-                           self.sync_orders, lambda: self._orders_news)
+                           self.sync_orders, lambda: self._order_poll_rescheduled)
         nursery.start_soon(self._watch_orders)
         nursery.start_soon(self._every, lambda: orders.balance_seconds, self.refresh_balances)
         positions = {name: ledger for name, ledger in self.gate.ledgers.items() if ledger.acquired > 0}
@@ -225,26 +226,29 @@ class Desk(Actor):
     async def _every(self, seconds: Callable[[], float], job: Callable[[], Awaitable[None]],
                      wake: Callable[[], trio.Event] | None = None) -> None:
         """Run ``job`` every ``seconds()`` (read each round, so ``freq`` applies at once), or as soon as ``wake()``
-        is set; an exchange failure is logged and the next round tries again."""
+        is set."""
         while True:
-            try:
-                await job()
-            except ExchangeError as exc:
-                self.exchange_errors += 1
-                self.log.warning("exchange call failed, retrying next round", job=job.__name__, error=str(exc))
+            await self._attempt(job)
             with trio.move_on_after(seconds()):
                 await (wake or (lambda: self._rescheduled))().wait()
 
+    async def _attempt(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` once; an exchange failure is logged, and the job's next round tries again."""
+        try:
+            await job()
+        except ExchangeError as exc:
+            self.exchange_errors += 1
+            self.log.warning("exchange call failed, retrying next round", job=job.__name__, error=str(exc))
+
     async def _watch_orders(self) -> None:
-        """The exchange's push feed of order news (if it has one) wakes the order sync at once; the sync itself
-        reads the truth over REST, so a dropped feed only delays, never loses."""
+        """The exchange's push feed of order news (if it has one) has the orders synced at once, by this task;
+        the sync itself reads the truth over REST, so a dropped feed only delays, never loses."""
         send, receive = trio.open_memory_channel[object](256)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.exchange.watch_orders, send)
             async for _ in receive:
-                self.order_news += 1
-                self._orders_news.set()
-                self._orders_news = trio.Event()
+                self.order_news += 1 + _drain(receive)  # the notices of one change come together: one sync
+                await self._attempt(self.sync_orders)
 
     async def sync_orders(self) -> None:
         self.news_synced = self.order_news
@@ -274,7 +278,7 @@ class Desk(Actor):
 
     async def _place(self, request: OrderRequest) -> None:
         """Check and send one request; holding ``placing`` lets the kill switch wait for a send in flight."""
-        async with self.placing:
+        async with held(self.placing):
             await self._check_and_send(request)
 
     async def _check_and_send(self, request: OrderRequest) -> None:
@@ -356,3 +360,14 @@ class Desk(Actor):
 
     async def resume(self) -> None:
         await self.risk.resume()
+
+
+def _drain(receive: trio.MemoryReceiveChannel[object]) -> int:
+    """Take every notice already queued, without waiting; returns how many."""
+    count = 0
+    while True:
+        try:
+            receive.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):  # a closed feed ends the loop at its next receive
+            return count
+        count += 1

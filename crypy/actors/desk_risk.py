@@ -16,6 +16,7 @@ from crypy.exchanges import ExchangeError
 from crypy.protocols import OrderType, RiskEvent, Side, TradingState
 
 from .bus import Topic
+from .locks import held
 from .order_gate import TraderLedger
 from .risk import Breach, RiskMonitor
 
@@ -89,7 +90,7 @@ class DeskRisk:
         desk = self.desk
         desk.gate.state = TradingState.HALTED
         desk.exits.clear()
-        async with desk.placing:
+        async with held(desk.placing):
             pass
         for _ in range(STOP_SWEEPS):
             still_open = await desk.exchange.open_orders()

@@ -21,6 +21,7 @@ from crypy.protocols import Fill, Order, OrderStatus
 from crypy.store import Journal
 
 from .bus import Bus, Topic
+from .locks import held
 
 FillHook = Callable[[Fill], Awaitable[None]]
 OrderHook = Callable[[Order], Awaitable[None]]
@@ -71,7 +72,7 @@ class OrderTracker:
 
         The poller, a cancel and the stop hook all sync; the lock makes sure no two read the same fills.
         """
-        async with self._lock:
+        async with held(self._lock):
             fills, self.fill_cursor = await self.exchange.fills_since(self.fill_cursor)
             for fill in fills:
                 await self.book(fill)

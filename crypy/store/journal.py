@@ -49,7 +49,9 @@ class Journal:
     A ``Journal`` runs once: after ``run`` returns, ``record`` and ``flush`` raise ``JournalClosed``.
 
     A journal that is not ``durable`` (a backtest's: a crash ends the run, and there is nothing to recover)
-    commits only full batches, flushes and what is left at the end, and ``secure`` costs it nothing.
+    commits only full batches, flushes and what is left at the end, and ``secure`` costs it nothing. Its events
+    are held by ``record`` until a batch is full and then handed to the writer in one piece: the writer runs once
+    a batch, not once an event. ``buffer`` then bounds the events in batches waiting for the writer.
     """
 
     def __init__(self, path: str | PathLike[str], *, buffer: int = 10_000, batch: int = 500,
@@ -60,8 +62,12 @@ class Journal:
         self._batch = batch
         self.durable = durable
         self._ran = False
+        self._closed = False
         self._barriers: set[_Barrier] = set()
-        self._send, self._receive = trio.open_memory_channel[Event | _Barrier](buffer)
+        self._held: list[Event] = []
+        """A journal that is not durable: events recorded since the last batch went to the writer."""
+        capacity = buffer if durable else max(1, buffer // batch)
+        self._send, self._receive = trio.open_memory_channel[Event | _Barrier | list[Event]](capacity)
 
     @property
     def path(self) -> str | PathLike[str]:
@@ -77,13 +83,21 @@ class Journal:
         """
         if type(event) not in ENCODERS:
             raise TypeError(f"the journal does not record {type(event).__name__} events")
-        await self._put(event)
+        if self.durable:
+            await self._put(event)
+            return
+        if self._closed:
+            raise JournalClosed("the journal writer is not running; nothing was recorded")
+        self._held.append(event)
+        if len(self._held) >= self._batch:
+            await self._hand_over()
 
     async def flush(self) -> None:
         """Return once everything recorded before this call is committed to the file."""
         barrier = _Barrier()
         self._barriers.add(barrier)
         try:
+            await self._hand_over()
             await self._put(barrier)
             committed = await barrier.wait()
         finally:
@@ -114,7 +128,13 @@ class Journal:
         finally:
             self._close_queue()
 
-    async def _put(self, item: Event | _Barrier) -> None:
+    async def _hand_over(self) -> None:
+        """Queue the held events (a journal that is not durable) for the writer, as one item."""
+        if self._held:
+            held, self._held = self._held, []
+            await self._put(held)
+
+    async def _put(self, item: Event | _Barrier | list[Event]) -> None:
         try:
             try:
                 self._send.send_nowait(item)
@@ -127,7 +147,7 @@ class Journal:
         items: list[Event | _Barrier] = []
         try:
             while True:
-                items.append(await self._receive.receive())  # the checkpoint between batches
+                _add(items, await self._receive.receive())  # the checkpoint between batches
                 self._drain(items)
                 if self.durable or len(items) >= self._batch or self._barriers:
                     self._commit(file, items)
@@ -136,12 +156,15 @@ class Journal:
             while items := self._drain(items):
                 self._commit(file, items)
                 items = []
+            if self._held:
+                self._commit(file, [*self._held])
+                self._held.clear()
             raise
 
     def _drain(self, items: list[Event | _Barrier]) -> list[Event | _Barrier]:
         while len(items) < self._batch:
             try:
-                items.append(self._receive.receive_nowait())
+                _add(items, self._receive.receive_nowait())
             except trio.WouldBlock:
                 break
         return items
@@ -154,6 +177,15 @@ class Journal:
 
     def _close_queue(self) -> None:
         """Refuse further records, and wake the senders and flushes still waiting (only left after an error)."""
+        self._closed = True
         self._receive.close()
         for barrier in self._barriers:
             barrier.release(committed=False)
+
+
+def _add(items: list[Event | _Barrier], item: Event | _Barrier | list[Event]) -> None:
+    """One item from the queue into a batch: a batch of held events counts as its events."""
+    if isinstance(item, list):
+        items.extend(item)
+    else:
+        items.append(item)
