@@ -12,8 +12,9 @@ from matplotlib.image import imread
 
 from crypy.protocols import Candle, Fill, Side
 from crypy.reports import RoundTrip, Stats, breakdown, compute_stats, monthly_returns, round_trips
-from crypy.reports.charts import SIZE, equity_png, pair_png
+from crypy.reports.charts import SIZE, _floats, equity_png, pair_png
 from crypy.reports.html import duration, report_html
+from crypy.reports.stats import equity_columns
 
 from .conftest import real_candles
 
@@ -108,6 +109,20 @@ def test_pair_png_is_a_valid_deterministic_png(candles: list[Candle],
     without_stops = tmp_path / "c.png"
     pair_png("XBT/USD", candles, trips, without_stops)
     assert without_stops.read_bytes() != first.read_bytes()
+
+
+def test_equity_png_draws_columns_as_their_points(run: tuple[list[RoundTrip], list[tuple[int, D]]],
+                                                  tmp_path: Path) -> None:
+    _, curve = run
+    equity_png(curve, tmp_path / "points.png")
+    equity_png(equity_columns(curve), tmp_path / "columns.png")
+    assert (tmp_path / "points.png").read_bytes() == (tmp_path / "columns.png").read_bytes()
+
+
+def test_equity_floats_are_each_amounts_float() -> None:
+    # a flat stretch is converted once, whatever way its amounts are written
+    amounts = [D("1.5"), D("1.50"), D("1.5"), D("2"), D("1E+3"), D("1000"), D("-0"), D("0.1")]
+    assert _floats(amounts).tolist() == [float(amount) for amount in amounts]
 
 
 def test_charts_of_nothing(tmp_path: Path) -> None:

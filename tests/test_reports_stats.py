@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import random
+import statistics
 from datetime import UTC, datetime
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
 from crypy.protocols import Side
-from crypy.reports import RoundTrip, Stats, TradeStats, breakdown, compute_stats, max_drawdown, monthly_returns
+from crypy.repl.tables import plain
+from crypy.reports import (
+    Drawdown,
+    RoundTrip,
+    Stats,
+    TradeStats,
+    breakdown,
+    compute_stats,
+    max_drawdown,
+    monthly_returns,
+)
+from crypy.reports.outputs import EQUITY_COLUMNS, iso_utc, write_equity
+from crypy.reports.stats import (
+    YEAR_MS,
+    curve_periods_per_year,
+    equity_columns,
+    period_returns,
+    sharpe,
+    sortino,
+)
 
 HOUR = 3600 * 1000
 DAY = 24 * HOUR
@@ -151,3 +175,94 @@ def test_periods_per_year_from_the_spacing() -> None:
 def test_cagr_edges() -> None:
     assert compute_stats([], [(0, D(100)), (DAY, D(0))]).cagr == -1.0
     assert compute_stats([], [(0, D(100)), (1, D(200))]).cagr == math.inf  # doubling in 1 ms overflows
+
+
+# Semantics the long-run shortcuts rely on: each is checked against the plain definition it replaces.
+
+
+def test_equally_deep_drawdowns_keep_the_first() -> None:
+    # 10% under the first peak, then 10% again under a higher one: the first is the one reported
+    curve = [(0, D(100)), (HOUR, D(90)), (2 * HOUR, D(200)), (3 * HOUR, D(180)), (4 * HOUR, D(200))]
+    drawdown = max_drawdown(curve)
+    assert (drawdown.fraction, drawdown.value, drawdown.duration, drawdown.recovered) == (0.1, D(10), 2 * HOUR, True)
+    # the same low twice under one peak: the first trough's amount, written as that point is
+    curve = [(0, D(100)), (HOUR, D("90.0")), (2 * HOUR, D(95)), (3 * HOUR, D("90.00")), (4 * HOUR, D(101))]
+    assert str(max_drawdown(curve).value) == "10.0"
+    # falls that differ as Decimals but not as floats are equally deep too
+    second = D("1.8") - D("2E-25")
+    assert float((2 - second) / 2) == 0.1
+    drawdown = max_drawdown([(0, D(1)), (HOUR, D("0.9")), (2 * HOUR, D(2)), (3 * HOUR, second)])
+    assert drawdown.value == D("0.1") and drawdown.duration == 2 * HOUR
+
+
+def test_drawdown_peak_is_the_last_point_at_the_top() -> None:
+    # back at the peak (written differently) before falling: the fall runs from the later point and its amount
+    # is written from it
+    curve = [(0, D(100)), (HOUR, D("100.0")), (2 * HOUR, D(80)), (3 * HOUR, D(120))]
+    drawdown = max_drawdown(curve)
+    assert str(drawdown.value) == "20.0" and drawdown.duration == 2 * HOUR and drawdown.recovered
+
+
+def test_drawdown_deepest_only_at_a_new_low() -> None:
+    # a bounce under the same peak is never deeper than the low before it; the deepest is the lowest point
+    curve = [(i * HOUR, D(v)) for i, v in enumerate([100, 70, 85, 75, 60, 95, 65, 99])]
+    drawdown = max_drawdown(curve)
+    assert drawdown.fraction == 0.4 and drawdown.value == D(40)
+    assert drawdown.duration == 7 * HOUR and not drawdown.recovered
+
+
+def test_drawdown_through_zero_and_below() -> None:
+    lost = max_drawdown([(0, D(100)), (HOUR, D(0)), (2 * HOUR, D(50))])
+    assert (lost.fraction, lost.value, lost.duration, lost.recovered) == (1.0, D(100), 2 * HOUR, False)
+    below = max_drawdown([(0, D(100)), (HOUR, D(-50)), (2 * HOUR, D(100))])
+    assert (below.fraction, below.value, below.duration, below.recovered) == (1.5, D(150), 2 * HOUR, True)
+    # no peak above zero, no fall measured from it; the first one above zero counts
+    assert max_drawdown([(0, D(0)), (HOUR, D(-5)), (2 * HOUR, D(0))]) == Drawdown()
+    assert max_drawdown([(0, D(0)), (HOUR, D(-5)), (2 * HOUR, D(10)), (3 * HOUR, D(5))]).fraction == 0.5
+
+
+def test_period_returns_of_flat_stretches_and_zero() -> None:
+    curve = [(i * HOUR, D(v)) for i, v in enumerate(["100", "100.00", "110", "0", "0", "50"])]
+    assert [repr(r) for r in period_returns(curve)] == ["0.0", "0.1", "-1.0", "0.0", "0.0"]
+    # a 1e-30 move is no flat stretch, though it rounds to 0 as a float
+    assert period_returns([(0, D(1)), (HOUR, D(1) + D("1E-30"))]) == [0.0]
+
+
+def test_sharpe_and_sortino_are_the_plain_formulas_to_the_bit() -> None:
+    generator = random.Random(7)
+    for size in (2, 3, 50, 5000):
+        returns = [generator.choice([0.0, -0.0, generator.gauss(0, 1e-3), generator.uniform(-1, 3),
+                                     math.ldexp(generator.random(), -300)]) for _ in range(size)]
+        deviation = statistics.stdev(returns)
+        assert sharpe(returns) == (statistics.fmean(returns) / deviation if deviation > 0 else 0.0)
+        downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+        assert sortino(returns) == (statistics.fmean(returns) / downside if downside > 0 else 0.0)
+    # beyond the float range the exact sums cover, statistics does it
+    extreme = [1e300, -1e300, 5e-324, 1.0]
+    assert sharpe(extreme) == statistics.fmean(extreme) / statistics.stdev(extreme)
+    assert sortino([-1.0, math.nan, 2.0]) == 0.0  # NaN squared is in the downside, which then counts as none
+
+
+def test_periods_per_year_from_the_median_gap() -> None:
+    curve = [(t * HOUR, D(100)) for t in (0, 1, 2, 4, 6)]  # gaps 1, 1, 2, 2 h: median 1.5 h
+    assert curve_periods_per_year(curve) == YEAR_MS / (1.5 * HOUR)
+    assert curve_periods_per_year([(0, D(1)), (0, D(2))]) == 0.0
+
+
+def test_columns_give_the_same_statistics() -> None:
+    columns = equity_columns(CURVE)
+    assert list(columns) == CURVE and columns[2] == CURVE[2] and list(columns[1:3]) == CURVE[1:3]
+    assert type(columns[0][0]) is int and equity_columns(columns) is columns
+    assert compute_stats(TRIPS, columns) == compute_stats(TRIPS, CURVE)
+    assert monthly_returns(columns) == monthly_returns(CURVE)
+
+
+def test_equity_csv_is_what_csv_writes(tmp_path: Path) -> None:
+    amounts = [D("1000.5"), D(0), D("-0"), D("0E-8"), D("1E+3"), D("1.5E-9"), D("-12.000"), D("0.000001")]
+    for times in ([T0 + i * 60_000 for i in range(len(amounts))], [T0 + i * 1_500 for i in range(len(amounts))]):
+        curve = list(zip(times, amounts, strict=True))
+        write_equity(tmp_path / "equity.csv", curve)
+        expected = io.StringIO()
+        csv.writer(expected, lineterminator="\n").writerows(
+            [EQUITY_COLUMNS, *((iso_utc(ts), ts, plain(amount)) for ts, amount in curve)])
+        assert (tmp_path / "equity.csv").read_text() == expected.getvalue()

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from crypy.protocols import Candle
 
-from .stats import max_drawdown
+from .stats import equity_columns, max_drawdown
 from .trades import RoundTrip
 
 SIZE = (1200, 700)
@@ -43,8 +43,9 @@ def equity_png(curve: Sequence[tuple[int, Decimal]], path: Path, *, title: str =
     """Equity over time above its drawdown (fraction below the running peak), the deepest one marked."""
     figure = _figure()
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-    times = _times([ts for ts, _ in curve])
-    equity = np.array([float(value) for _, value in curve], dtype=float)
+    columns = equity_columns(curve)
+    times = _times(columns.times)
+    equity = _floats(columns.values)
     peaks = np.maximum.accumulate(equity) if len(equity) else equity
     with np.errstate(divide="ignore", invalid="ignore"):
         below = np.where(peaks > 0, equity / peaks - 1, 0.0)
@@ -54,15 +55,15 @@ def equity_png(curve: Sequence[tuple[int, Decimal]], path: Path, *, title: str =
     bottom.fill_between(times, below * 100, 0, color="#d62728", alpha=0.35, linewidth=0)
     bottom.plot(times, below * 100, color="#d62728", linewidth=0.8)
     bottom.set_ylabel("drawdown %")
-    drawdown = max_drawdown(curve)
+    drawdown = max_drawdown(columns)
     if drawdown.fraction > 0:
         trough = int(np.argmin(below))  # the first of equally deep ones, as max_drawdown
         peak = trough - int(np.argmax(equity[trough::-1]))  # the peak's last point before the fall
-        start = curve[peak][0]
+        start = columns[peak][0]
         top.axvspan(times[peak], _times([start + drawdown.duration])[0], color="#d62728", alpha=0.08)
         top.plot(times[trough], equity[trough], "o", color="#d62728")
         bottom.plot(times[trough], below[trough] * 100, "o", color="#d62728")
-        late = trough > len(curve) / 2  # label on the side with room, inside the axes
+        late = trough > len(columns) / 2  # label on the side with room, inside the axes
         bottom.annotate(f"max drawdown {drawdown.fraction:.1%}", (times[trough], below[trough] * 100),
                         xytext=(-8 if late else 8, 8), textcoords="offset points", color="#8b0000",
                         ha="right" if late else "left")
@@ -110,9 +111,21 @@ def _figure() -> Figure:
     return Figure(figsize=(SIZE[0] / _DPI, SIZE[1] / _DPI), dpi=_DPI, layout="constrained")
 
 
-def _times(timestamps: Sequence[int]) -> np.ndarray:
+def _floats(amounts: Sequence[Decimal]) -> np.ndarray:
+    """``float`` of each amount, once per stretch of equal ones (a flat equity while no trade is open)."""
+    floats: list[float] = []
+    last: Decimal | None = None
+    value = 0.0
+    for amount in amounts:
+        if amount != last:
+            last, value = amount, float(amount)
+        floats.append(value)
+    return np.array(floats, dtype=float)
+
+
+def _times(timestamps: Sequence[int] | np.ndarray) -> np.ndarray:
     """Milliseconds since the epoch as datetimes matplotlib puts on a date axis."""
-    return np.array(timestamps, dtype="datetime64[ms]")
+    return np.asarray(timestamps, dtype=np.int64).astype("datetime64[ms]")
 
 
 def _date_axis(axes: Axes) -> None:

@@ -25,7 +25,16 @@ from crypy.protocols import Order
 from crypy.repl.tables import format_table, plain
 from crypy.store import JournalReader
 
-from .stats import EquityCurve, Stats, TradeStats, breakdown, compute_stats, monthly_returns
+from .stats import (
+    EquityColumns,
+    EquityCurve,
+    Stats,
+    TradeStats,
+    breakdown,
+    compute_stats,
+    equity_columns,
+    monthly_returns,
+)
 from .trades import RoundTrip, round_trips
 
 TRADE_COLUMNS = ("trader", "pair", "strategy", "side", "entry_time", "exit_time", "entry_price", "exit_price",
@@ -34,6 +43,8 @@ EQUITY_COLUMNS = ("time", "ts_ms", "equity")
 ORDER_COLUMNS = tuple(f.name for f in msgspec.structs.fields(Order))
 BREAKDOWNS = {"by_strategy": "strategy", "by_pair": "pair", "by_exit_reason": "exit_reason"}
 _TIMES = {"ts", "created", "closed", "expire_ts"}
+_AS_IS = {str, int, bool, float}
+"""Types of order cells that ``csv`` writes as they are."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,8 @@ class Report:
 def write_report(out: Path, db: Path, curve: EquityCurve, *, marks: Mapping[str, Decimal], quote: str,
                  candles: int, elapsed_s: float = 0.0) -> Report:
     """Write the four files into ``out`` from the journal ``db`` and the equity ``curve``; trips still open are
-    valued at ``marks`` (each pair's last close)."""
+    valued at ``marks`` (each pair's last close). The curve is read into columns once, for all that follows."""
+    curve = equity_columns(curve)
     with JournalReader(db) as journal:
         fills, orders = journal.fills(), journal.orders()
         reasons = {request.client_id: request.reason for request in journal.order_requests()}
@@ -100,24 +112,59 @@ def write_trades(path: Path, trips: Sequence[RoundTrip]) -> None:
 
 
 def write_orders(path: Path, orders: Sequence[Order]) -> None:
-    """Every order's final state, one column per ``Order`` field, oldest order first."""
-    _write_csv(path, ORDER_COLUMNS, [tuple(_cell(name, getattr(order, name)) for name in ORDER_COLUMNS)
-                                     for order in orders])
+    """Every order's final state, one column per ``Order`` field, oldest order first. Cells are converted a column
+    at a time: as they are when ``csv`` writes them as they are, every one the same way when all are amounts."""
+    columns = zip(*map(msgspec.structs.astuple, orders), strict=True)
+    cells = [_order_cells(name, column) for name, column in zip(ORDER_COLUMNS, columns, strict=False)]
+    _write_csv(path, ORDER_COLUMNS, zip(*cells, strict=True))
+
+
+def _order_cells(name: str, column: tuple[object, ...]) -> Sequence[object]:
+    kinds = set(map(type, column))
+    if name in _TIMES and kinds == {int}:  # 0 is no time
+        return [stamp if ts else ts for stamp, ts in zip(_stamps(np.array(column, dtype=np.int64)), column,
+                                                         strict=True)]
+    if kinds <= _AS_IS and name not in _TIMES:
+        return column
+    if kinds == {Decimal}:
+        return list(map(plain, column))
+    return [_cell(name, value) for value in column]
 
 
 def write_equity(path: Path, curve: EquityCurve) -> None:
-    _write_csv(path, EQUITY_COLUMNS, ((stamp, ts, plain(equity))
-                                      for chunk in range(0, len(curve), _ROWS)
-                                      for stamp, (ts, equity) in _stamped(curve[chunk:chunk + _ROWS])))
+    """One row per point, as ``csv`` would write them (no cell needs quoting), a chunk of rows at a time."""
+    columns = equity_columns(curve)
+    with path.open("w", newline="") as file:
+        file.write(",".join(EQUITY_COLUMNS) + "\n")
+        for chunk in range(0, len(columns), _ROWS):
+            file.write("".join(_equity_rows(columns[chunk:chunk + _ROWS])))
 
 
-def _stamped(points: Sequence[tuple[int, Decimal]]) -> Iterable[tuple[str, tuple[int, Decimal]]]:
-    """Each point with ``iso_utc`` of its time: at once for whole seconds (a candle's close), else one by one."""
-    times = np.array([ts for ts, _ in points], dtype=np.int64)
+def _equity_rows(points: EquityColumns) -> list[str]:
+    times = points.times
+    return [f"{stamp},{ts},{amount}\n" for stamp, ts, amount
+            in zip(_stamps(times), times.tolist(), _amounts(points.values), strict=True)]
+
+
+def _stamps(times: np.ndarray) -> list[str]:
+    """``iso_utc`` of each time. For whole seconds (a candle's close) that is a day's date and a clock, each written
+    once (a run of minutes spans a few days, every day the same clocks), else one by one."""
     if (times % 1000).any():
-        return ((iso_utc(ts), point) for ts, point in zip(times.tolist(), points, strict=True))
-    stamps = np.datetime_as_string(times.astype("datetime64[ms]").astype("datetime64[s]"), unit="s").tolist()
-    return ((f"{stamp}Z", point) for stamp, point in zip(stamps, points, strict=True))
+        return [iso_utc(ts) for ts in times.tolist()]
+    days, day_at = np.unique(times // 86_400_000, return_inverse=True)
+    seconds, second_at = np.unique(times // 1000 % 86_400, return_inverse=True)
+    dates = np.datetime_as_string(days.astype("datetime64[D]")).tolist()
+    clocks = [f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}" for second in seconds.tolist()]
+    return [f"{dates[day]}T{clocks[second]}Z" for day, second in zip(day_at.tolist(), second_at.tolist(), strict=True)]
+
+
+def _amounts(values: list[Decimal]) -> list[str]:
+    """``plain`` of each amount. ``str`` writes the same digits, but for a zero (plain writes "0") or with an
+    exponent, which a chunk is checked for at once (then plain does them all)."""
+    texts = list(map(str, values))
+    if _ZERO in values or "E" in "".join(texts):
+        return [plain(value) for value in values]
+    return texts
 
 
 def stats_json(stats: Stats, trips: Sequence[RoundTrip], curve: EquityCurve, *, quote: str, candles: int
@@ -138,7 +185,8 @@ def stats_json(stats: Stats, trips: Sequence[RoundTrip], curve: EquityCurve, *, 
 
 
 _ROWS = 65_536
-"""Equity rows stamped at a time: a long backtest has a million."""
+"""Equity rows written at a time: a long backtest has a million."""
+_ZERO = Decimal(0)
 
 
 def iso_utc(ms: int) -> str:

@@ -4,6 +4,9 @@ The equity curve is a sequence of ``(ts_ms, equity)`` points in the account's qu
 per candle, say). Amounts stay ``Decimal``; ratios and statistics are floats, as fractions (not percents).
 Empty inputs give zeros, never an exception.
 
+A long backtest's curve has a million points: ``compute_stats`` reads it once into ``EquityColumns`` and works on
+those, with numpy where it gives the very same numbers and Python on the ``Decimal`` amounts elsewhere.
+
 Trade statistics count closed trips only: an open trip is not a trade yet (it still counts in ``exposure`` and
 ``fees``). A win is a trip with ``pnl > 0``, a loss one with ``pnl < 0`` (break-even is neither). Profits are
 summed as ``pnl_quote``, each trip's in its pair's quote currency, which is the account's for crypy's markets.
@@ -13,10 +16,14 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
+from itertools import repeat
+from typing import overload
+
+import numpy as np
 
 from .trades import RoundTrip
 
@@ -25,6 +32,46 @@ YEAR_MS = 365 * 24 * 3600 * 1000
 
 EquityCurve = Sequence[tuple[int, Decimal]]
 _ZERO = Decimal(0)
+_ONE = Decimal(1)
+
+
+class EquityColumns(Sequence[tuple[int, Decimal]]):
+    """An equity curve kept as two columns: ``times`` (ms, int64) for numpy, ``values`` the amounts as they were.
+
+    Its points are the curve's, ``(int, Decimal)``; a slice is columns again. It is a snapshot, never changed,
+    so its drawdown is worked out once (the statistics and the chart both show it)."""
+
+    def __init__(self, times: np.ndarray, values: list[Decimal]) -> None:
+        self.times, self.values = times, values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __iter__(self) -> Iterator[tuple[int, Decimal]]:
+        return zip(self.times.tolist(), self.values, strict=True)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, Decimal]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> EquityColumns: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[int, Decimal] | EquityColumns:
+        if isinstance(index, slice):
+            return EquityColumns(self.times[index], self.values[index])
+        return int(self.times[index]), self.values[index]
+
+    @cached_property
+    def drawdown(self) -> Drawdown:
+        return _deepest_fall(self)
+
+
+def equity_columns(curve: EquityCurve) -> EquityColumns:
+    """``curve`` as columns, its points read once; columns already are returned as they are."""
+    if isinstance(curve, EquityColumns):
+        return curve
+    values = [equity for _, equity in curve]
+    return EquityColumns(np.fromiter((ts for ts, _ in curve), dtype=np.int64, count=len(values)), values)
 
 
 @dataclass(frozen=True)
@@ -105,6 +152,7 @@ def compute_stats(trips: Sequence[RoundTrip], curve: EquityCurve,
                   periods_per_year: float | None = None) -> Stats:
     """The statistics of a run (see ``Stats``). Without ``periods_per_year``, it is a year over the median
     spacing of the curve's points."""
+    curve = equity_columns(curve)
     closed = [trip for trip in trips if not trip.is_open]
     traded = trade_stats(closed)
     returns = [trip.return_ for trip in closed]
@@ -188,14 +236,27 @@ def compound_annual_growth(curve: EquityCurve) -> float:
 
 
 def curve_periods_per_year(curve: EquityCurve) -> float:
-    """A year over the median spacing of the curve's points (0 without two distinct timestamps)."""
-    gaps = [b[0] - a[0] for a, b in zip(curve, curve[1:], strict=False) if b[0] > a[0]]
-    return YEAR_MS / statistics.median(gaps) if gaps else 0.0
+    """A year over the median spacing of the curve's points (0 without two distinct timestamps); the median as
+    ``statistics.median`` takes it, its middle gaps found without sorting them all."""
+    gaps = np.diff(equity_columns(curve).times)
+    gaps = gaps[gaps > 0]
+    if not len(gaps):
+        return 0.0
+    middle = len(gaps) // 2
+    ordered = np.partition(gaps, (max(middle - 1, 0), middle))
+    median = int(ordered[middle]) if len(gaps) % 2 else (int(ordered[middle - 1]) + int(ordered[middle])) / 2
+    return YEAR_MS / median
 
 
 def period_returns(curve: EquityCurve) -> list[float]:
-    """``equity_i / equity_(i-1) - 1`` for each point after the first (0 after a point at or below 0)."""
-    return [float(b[1] / a[1] - 1) if a[1] > 0 else 0.0 for a, b in zip(curve, curve[1:], strict=False)]
+    """``equity_i / equity_(i-1) - 1`` for each point after the first (0 after a point at or below 0).
+
+    An unchanged equity is a flat stretch (no position): its quotient is exactly 1, so its return is the zero of
+    ``1 / 1 - 1``, taken without a division per point."""
+    values = equity_columns(curve).values
+    flat = float(_ONE / _ONE - 1)
+    return [(flat if b == a else float(b / a - 1)) if a > 0 else 0.0
+            for a, b in zip(values, values[1:], strict=False)]
 
 
 def sharpe(returns: Sequence[float]) -> float:
@@ -207,30 +268,51 @@ def sharpe(returns: Sequence[float]) -> float:
 
 
 def sortino(returns: Sequence[float]) -> float:
-    """Mean over downside deviation ``sqrt(sum(min(r, 0) ** 2) / n)``, per period, target 0."""
+    """Mean over downside deviation ``sqrt(sum(min(r, 0) ** 2) / n)``, per period, target 0.
+
+    Only the falls (and NaN, which ``min(r, 0)`` keeps) are squared and summed, in order: the zeros of the other
+    returns leave a float sum unchanged."""
     if len(returns) < 2:
         return 0.0
-    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+    data = np.asarray(returns, dtype=float)
+    falls = data[~(data >= 0)].tolist()
+    downside = math.sqrt(sum(map(pow, falls, repeat(2))) / len(returns))
     return statistics.fmean(returns) / downside if downside > 0 else 0.0
 
 
 def max_drawdown(curve: EquityCurve) -> Drawdown:
     """The deepest fall from a peak (see ``Drawdown``); the first of equally deep ones."""
-    if not curve:
+    return equity_columns(curve).drawdown
+
+
+def _deepest_fall(columns: EquityColumns) -> Drawdown:
+    """``max_drawdown`` of ``columns``, in one pass.
+
+    Under one peak the fall only deepens as equity drops (each ``Decimal`` rounding keeps that order), so a point
+    no lower than an earlier one under the same peak cannot beat what that one gave: only a new low since the
+    peak is divided, and the first of equally deep falls stays the one found."""
+    values = columns.values
+    if not values:
         return Drawdown()
-    peak_ts, peak = curve[0]
-    deepest, deepest_peak, deepest_at = 0.0, curve[0], 0
-    for index, (ts, equity) in enumerate(curve):
+    peak = low = values[0]
+    peak_at = deepest_peak_at = deepest_at = 0
+    deepest = 0.0
+    for index, equity in enumerate(values):
         if equity >= peak:
-            peak_ts, peak = ts, equity
-        elif peak > 0 and float((peak - equity) / peak) > deepest:
-            deepest, deepest_peak, deepest_at = float((peak - equity) / peak), (peak_ts, peak), index
+            peak = low = equity
+            peak_at = index
+        elif equity < low:
+            low = equity
+            if peak > 0:
+                fall = float((peak - equity) / peak)
+                if fall > deepest:
+                    deepest, deepest_peak_at, deepest_at = fall, peak_at, index
     if deepest == 0:
         return Drawdown()
-    start, top = deepest_peak
-    recovery = next((ts for ts, equity in curve[deepest_at:] if equity >= top), None)
-    return Drawdown(fraction=deepest, value=top - curve[deepest_at][1],
-                    duration=(recovery if recovery is not None else curve[-1][0]) - start,
+    top = values[deepest_peak_at]
+    recovery = next((index for index in range(deepest_at, len(values)) if values[index] >= top), None)
+    start, end = columns[deepest_peak_at][0], columns[-1 if recovery is None else recovery][0]
+    return Drawdown(fraction=deepest, value=top - values[deepest_at], duration=end - start,
                     recovered=recovery is not None)
 
 
@@ -253,19 +335,16 @@ def exposure(trips: Sequence[RoundTrip], curve: EquityCurve) -> float:
 def monthly_returns(curve: EquityCurve) -> dict[tuple[int, int], float]:
     """Per calendar month (UTC) of the curve, ``(year, month)``: its last equity over the previous month's last
     (the curve's first point for its first month), less 1. Months without a point are absent."""
-    ends: dict[tuple[int, int], Decimal] = {}
-    month, begins, ends_at = (0, 0), 0, -1
-    for ts, equity in curve:
-        if not begins <= ts < ends_at:  # a month's span is worked out once, not a date per point
-            moment = datetime.fromtimestamp(ts / 1000, tz=UTC)
-            month = moment.year, moment.month
-            first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
-            following = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
-            begins, ends_at = int(first.timestamp() * 1000), int(following.timestamp() * 1000)
-        ends[month] = equity
+    columns = equity_columns(curve)
+    if not columns:
+        return {}
+    months = columns.times.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)  # since 1970-01
+    # the first of each month counted from the end is its last point
+    codes, from_end = np.unique(months[::-1], return_index=True)
     result: dict[tuple[int, int], float] = {}
-    before = curve[0][1] if curve else _ZERO
-    for month in sorted(ends):
-        result[month] = float(ends[month] / before - 1) if before > 0 else 0.0
-        before = ends[month]
+    before = columns.values[0]
+    for code, at in zip(codes.tolist(), (len(months) - 1 - from_end).tolist(), strict=True):
+        equity = columns.values[at]
+        result[1970 + code // 12, code % 12 + 1] = float(equity / before - 1) if before > 0 else 0.0
+        before = equity
     return result
