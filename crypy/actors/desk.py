@@ -90,7 +90,7 @@ class Desk(Actor):
         self.placing = trio.Lock()
         """Held while a request is checked and sent: the kill switch waits for it, so nothing is sent after."""
         self._rescheduled = trio.Event()
-        self._order_poll_rescheduled = trio.Event()
+        self._orders_news = trio.Event()
         self.order_news = 0
         """Pushed order notices received (private WebSocket), each a reason to sync now."""
         self.news_synced = 0
@@ -151,8 +151,8 @@ class Desk(Actor):
         self.template.market_data.poll_seconds = seconds
         self._rescheduled.set()
         self._rescheduled = trio.Event()
-        self._order_poll_rescheduled.set()
-        self._order_poll_rescheduled = trio.Event()
+        self._orders_news.set()
+        self._orders_news = trio.Event()
 
     def last_price(self, pair: str) -> Decimal | None:
         candles = self.history.get(pair)
@@ -181,7 +181,7 @@ class Desk(Actor):
             nursery.start_soon(self._every, lambda: market_data.poll_seconds, self.candles.poll)
         # Pushed candles come from an in-process exchange that pushes every order change too: no poll needed.
         nursery.start_soon(self._every, lambda: math.inf if self.candles_pushed else orders.poll_seconds,
-                           self.sync_orders, lambda: self._order_poll_rescheduled)
+                           self.sync_orders, lambda: self._orders_news)
         nursery.start_soon(self._watch_orders)
         nursery.start_soon(self._every, lambda: orders.balance_seconds, self.refresh_balances)
         positions = {name: ledger for name, ledger in self.gate.ledgers.items() if ledger.acquired > 0}
@@ -226,29 +226,27 @@ class Desk(Actor):
     async def _every(self, seconds: Callable[[], float], job: Callable[[], Awaitable[None]],
                      wake: Callable[[], trio.Event] | None = None) -> None:
         """Run ``job`` every ``seconds()`` (read each round, so ``freq`` applies at once), or as soon as ``wake()``
-        is set."""
+        is set; an exchange failure is logged and the next round tries again."""
         while True:
-            await self._attempt(job)
+            try:
+                await job()
+            except ExchangeError as exc:
+                self.exchange_errors += 1
+                self.log.warning("exchange call failed, retrying next round", job=job.__name__, error=str(exc))
             with trio.move_on_after(seconds()):
                 await (wake or (lambda: self._rescheduled))().wait()
 
-    async def _attempt(self, job: Callable[[], Awaitable[None]]) -> None:
-        """Run ``job`` once; an exchange failure is logged, and the job's next round tries again."""
-        try:
-            await job()
-        except ExchangeError as exc:
-            self.exchange_errors += 1
-            self.log.warning("exchange call failed, retrying next round", job=job.__name__, error=str(exc))
-
     async def _watch_orders(self) -> None:
-        """The exchange's push feed of order news (if it has one) has the orders synced at once, by this task;
-        the sync itself reads the truth over REST, so a dropped feed only delays, never loses."""
+        """The exchange's push feed of order news (if it has one) wakes the order sync at once; the sync itself
+        reads the truth over REST, so a dropped feed only delays, never loses. One task syncs, polled or woken:
+        two syncing side by side would only queue on the tracker's lock and the exchange."""
         send, receive = trio.open_memory_channel[object](256)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.exchange.watch_orders, send)
             async for _ in receive:
-                self.order_news += 1 + _drain(receive)  # the notices of one change come together: one sync
-                await self._attempt(self.sync_orders)
+                self.order_news += 1 + _drain(receive)  # the notices of one change come together: one wake-up
+                self._orders_news.set()
+                self._orders_news = trio.Event()
 
     async def sync_orders(self) -> None:
         self.news_synced = self.order_news
