@@ -10,10 +10,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from crypy.plugins import Candles, Metrics, SmaCrossover, Strategy, evaluate_grid, simulate
-from crypy.plugins.evaluation import simulate_trades
+from crypy.plugins import Candles, Metrics, RsiReversion, SmaCrossover, Strategy, evaluate_grid, simulate
+from crypy.plugins.evaluation import best_strategy, simulate_trades
 from crypy.plugins.indicators import Indicator
-from crypy.plugins.metrics import periods_per_year
+from crypy.plugins.metrics import compute_metrics, periods_per_year
 
 BTC_15M = Path(__file__).resolve().parents[1] / "crypy" / "data" / "kraken_BTCUSD_15m.csv.gz"
 
@@ -139,6 +139,42 @@ def test_grid_on_real_data_is_sorted_and_matches_single_runs() -> None:
         strategy = SmaCrossover(**params)
         assert metrics == simulate(open_, close, strategy.targets(candles), fee=0.0026, spread=0.0005,
                                    holder_holds_quote=True, warmup=strategy.warmup)
+
+
+@pytest.mark.parametrize("holds_quote", [True, False])
+def test_best_strategy_is_the_first_of_the_grid_and_its_metrics(holds_quote: bool) -> None:
+    open_, high, low, close = np.loadtxt(BTC_15M, delimiter=",", skiprows=1, usecols=(1, 2, 3, 4), max_rows=720).T
+    candles = candles_of(open_, close, high, low)
+    grid = [{"window": w, "oversold": 30.0, "exit_level": e} for w in (7, 14, 14, 21) for e in (50.0, 60.0)]
+    exits = {"stop_loss": 0.05, "take_profit": 0.1} if holds_quote else {}
+    ranked = evaluate_grid(RsiReversion, grid, candles, fee=0.0026, spread=0.0005, holder_holds_quote=holds_quote,
+                           periods_per_year=35_040.0, **exits)
+    best = best_strategy([RsiReversion(**p) for p in grid], candles, fee=0.0026, spread=0.0005,
+                         holder_holds_quote=holds_quote, periods_per_year=35_040.0, **exits)
+    assert best == ranked[0] and ranked[0] != ranked[1]
+
+
+def test_best_strategy_ranks_nan_figures_as_the_grid_does() -> None:
+    prices = np.array([100.0, 110.0, 110.0, 99.0, 110.0, 110.0, np.nan, 110.0, 110.0])  # script 4 holds over NaN
+    candles, grid = candles_of(np.concatenate(([100.0], prices[:-1])), prices), [{"script": s} for s in (2, 4, 3)]
+    ranked = evaluate_grid(Scripted, grid, candles, fee=0.0, spread=0.0, holder_holds_quote=True)
+    assert [params["script"] for params, _ in ranked] == [2, 4, 3]  # NaN compares false: the sort keeps the order
+    assert best_strategy([Scripted(**p) for p in grid], candles, fee=0.0, spread=0.0, holder_holds_quote=True) \
+        == ranked[0]
+
+
+def test_metrics_are_numpy_reductions_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    growth = 1 + rng.normal(0, 0.01, 720)
+    equity, trips = np.multiply.accumulate(growth), rng.normal(0, 0.03, 25)
+    m = compute_metrics(equity, growth, 0.5, trips, start_value=1.0, periods_per_year=35_040.0)
+    returns, curve, wins, losses = growth - 1, np.concatenate(([1.0], equity)), trips[trips > 0], trips[trips < 0]
+    assert m.max_drawdown == float((1 - curve / np.maximum.accumulate(curve)).max())
+    assert m.sharpe == float(returns.mean()) / float(returns.std()) * math.sqrt(35_040.0)
+    assert m.sortino == float(returns.mean()) / math.sqrt(float(np.square(np.minimum(returns, 0)).mean())) \
+        * math.sqrt(35_040.0)
+    assert (m.expectancy, m.avg_win, m.avg_loss) == (float(trips.mean()), float(wins.mean()), float(losses.mean()))
+    assert m.profit_factor == float(wins.sum() / -losses.sum())
 
 
 # --- metrics and trade list ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Indicators: sma is the naive window mean bit for bit; RollingMean tracks sma; parameters and lookups fail
-clearly. (Values against references: test_plugins_indicators_reference.py.)"""
+"""Indicators: sma is the naive window mean bit for bit; RollingMean tracks sma; the bulk recursions and window sums
+give the step-by-step floats; parameters and lookups fail clearly. (Values against references:
+test_plugins_indicators_reference.py.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from crypy.plugins.indicators import (
     INDICATORS,
     MACD,
     SMA,
+    WMA,
+    Bollinger,
     RollingMean,
     get_indicator,
     indicator_class,
@@ -19,6 +22,8 @@ from crypy.plugins.indicators import (
     sma,
     windows,
 )
+from crypy.plugins.indicators.bands import AtrLive
+from crypy.plugins.indicators.base import Ewm
 
 BTC_15M = Path(__file__).resolve().parents[1] / "crypy" / "data" / "kraken_BTCUSD_15m.csv.gz"
 
@@ -73,6 +78,36 @@ def test_rolling_mean_tracks_sma(close: np.ndarray, n: int) -> None:
     stream = [mean.update(float(x)) for x in close]
     assert stream[:n - 1] == [None] * (n - 1)
     np.testing.assert_allclose(np.array(stream[n - 1:], dtype=float), sma(close, n)[n - 1:], rtol=1e-11, atol=0)
+
+
+@pytest.mark.parametrize("spec", [{"span": 12}, {"span": 1}, {"alpha": 1 / 14}, {"alpha": 1.0}, {"alpha": 0.3}])
+def test_ewm_in_bulk_is_update_value_by_value(close: np.ndarray, spec: dict[str, float]) -> None:
+    values = np.concatenate(([0.0, -0.0], close[:300], [np.nan, 5.0, 5.0, 0.0, -0.0, np.inf, -np.inf, 7.0], close[:50]))
+    one_by_one, bulk = Ewm(**spec), Ewm(**spec)
+    expected = np.array([one_by_one.update(x) for x in values.tolist()])
+    got = np.concatenate([bulk.update_many(part) for part in (values[:100], values[100:100], values[100:])])
+    assert np.array_equal(got.view(np.int64), expected.view(np.int64))  # every bit, a zero's sign and NaN too
+    assert bulk.value == one_by_one.value
+
+
+@pytest.mark.parametrize("fed", [0, 3, 14, 40])
+def test_atr_smoothing_in_bulk_is_smooth_value_by_value(close: np.ndarray, fed: int) -> None:
+    true_ranges = np.abs(np.diff(close[:500]))
+    one_by_one, bulk = AtrLive(14), AtrLive(14)
+    expected = [one_by_one.smooth(x) for x in true_ranges.tolist()]
+    started = [bulk.smooth(x) for x in true_ranges[:fed].tolist()]
+    assert np.array_equal(np.concatenate((started, bulk.smooth_many(true_ranges[fed:]))), expected, equal_nan=True)
+    assert bulk.smooth(1.0) == one_by_one.smooth(1.0)
+
+
+@pytest.mark.parametrize("indicator", [SMA(window=150), WMA(window=30), Bollinger(window=40, k=2.0)])
+def test_window_sums_by_column_and_by_row_give_the_same_bits(close: np.ndarray, indicator: SMA,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    bars = (close[:3000],) * 4 + (np.ones(3000),)
+    by_column = indicator.compute(*bars)
+    monkeypatch.setattr(windows, "_COLUMN_SUMS_FROM_ROWS", 10**9)
+    by_row = indicator.compute(*bars)
+    assert all(np.array_equal(by_column[key], by_row[key], equal_nan=True) for key in by_row)
 
 
 def test_indicator_registry() -> None:

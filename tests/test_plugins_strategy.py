@@ -1,5 +1,5 @@
 """The strategy interface: candles, exits, parameter validation, the latch in both forms, the live frame window,
-and SmaCrossover's rule."""
+indicators shared by a grid, and SmaCrossover's rule."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 
 from crypy.plugins import Candles, ExitRules, SmaCrossover, Strategy
 from crypy.plugins.indicators import SMA, Bollinger, Indicator
-from crypy.plugins.strategy import Feature, Latch, Number, latch, previous
+from crypy.plugins.strategy import Feature, Latch, Number, latch, previous, shared_indicators
 from crypy.protocols import CandleBatch
 
 from .conftest import real_candles
@@ -172,6 +172,49 @@ def test_signals_outside_zero_to_one_are_refused_in_both_forms(btc: Candles) -> 
     live.update(0, 1.0, 1.0, 1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="signals must be NaN or in"):
         live.update(1, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+class ScaledSma(SMA):
+    """An indicator with state beyond its parameters: two of them with equal parameters are not the same."""
+
+    def __init__(self, scale: float, **params: Number) -> None:
+        super().__init__(**params)
+        self.scale = scale
+
+    def compute(self, *columns: np.ndarray) -> dict[str, np.ndarray]:  # type: ignore[override]
+        return {"sma": super().compute(*columns)["sma"] * self.scale}
+
+
+class Overwriting(Strategy):
+    """A rule that scales its frame's column in place: it must not reach another parameter set's frame."""
+
+    name: ClassVar[str] = "overwriting"
+    param_ranges: ClassVar[dict[str, tuple[Number, Number]]] = {"window": (2, 100), "scale": (0.5, 2.0)}
+    defaults: ClassVar[dict[str, Number]] = {"window": 20, "scale": 1.0}
+    lookback: ClassVar[int] = 1
+
+    def features(self) -> dict[str, Feature | Indicator]:
+        return {"sma": SMA(window=self.params["window"]), "scaled": ScaledSma(self.params["scale"], window=10)}
+
+    def rule(self, frame: Mapping[str, np.ndarray]) -> np.ndarray:
+        sma = frame["sma"]
+        sma *= 1.001
+        return np.where(frame["close"] > sma, 1.0, np.where(frame["close"] < frame["scaled"], 0.0, np.nan))
+
+
+def test_a_grid_computes_equal_indicators_once_with_the_same_results(btc: Candles,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    grid = [Overwriting(window=20), Overwriting(window=20, scale=1.02), Overwriting(window=30)]
+    alone = [strategy.signals(btc) for strategy in grid]
+    computed: list[int] = []
+    compute = SMA.compute
+    monkeypatch.setattr(SMA, "compute", lambda self, *columns: computed.append(self.window) or compute(self, *columns))
+    with shared_indicators(btc):
+        shared = [strategy.signals(btc) for strategy in grid]
+        grid[0].signals(btc.tail(500))  # other candles: computed, not taken from the share
+    assert computed == [20, 10, 10, 30, 10, 20, 10]  # SMA(20) once; the scaled ones (state) every time
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(alone, shared, strict=True))
+    assert not np.array_equal(shared[0], shared[1], equal_nan=True)
 
 
 @pytest.mark.parametrize(("fast", "slow"), [(1, 2), (10, 30), (50, 150)])

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from crypy.plugins import Candles, Strategy, evaluate_grid, strategy_class
+from crypy.plugins import Candles, Strategy, strategy_class
+from crypy.plugins.evaluation import best_strategy
 from crypy.plugins.metrics import periods_per_year
 
 from .template import EXIT_RULES, StrategyChoice, TraderTemplate
@@ -34,6 +35,12 @@ class Evaluated:
 
 def parameter_sets(choice: StrategyChoice, cls: type[Strategy], rng: random.Random) -> list[dict[str, int | float]]:
     """The grid, then the samples; sets the strategy refuses (``fast >= slow``) and repeats are dropped."""
+    return [params for params, _ in built_sets(choice, cls, rng)]
+
+
+def built_sets(choice: StrategyChoice, cls: type[Strategy],
+               rng: random.Random) -> list[tuple[dict[str, int | float], Strategy]]:
+    """``parameter_sets``, each with its strategy: built once to check it, and evaluated as built."""
     sets = [dict(params) for params in choice.grid]
     for _ in range(choice.samples):
         drawn: dict[str, int | float] = {}
@@ -43,14 +50,14 @@ def parameter_sets(choice: StrategyChoice, cls: type[Strategy], rng: random.Rand
             integral = isinstance(floor, int) and isinstance(ceiling, int)
             drawn[name] = rng.randint(int(low), int(high)) if integral else round(rng.uniform(low, high), 4)
         sets.append(drawn)
-    valid: list[dict[str, int | float]] = []
+    valid: list[tuple[dict[str, int | float], Strategy]] = []
     for params in sets:
+        if any(params == seen for seen, _ in valid):
+            continue
         try:
-            cls(**params)
+            valid.append((params, cls(**params)))
         except ValueError:
             continue
-        if params not in valid:
-            valid.append(params)
     return valid
 
 
@@ -71,15 +78,14 @@ def evaluate_strategies(template: TraderTemplate, candles: Candles, *, taker_fee
         except ValueError as exc:
             log.warning("strategy skipped", strategy=choice.name, error=str(exc))
             continue
-        grid = parameter_sets(choice, cls, random.Random(f"{seed}:{choice.name}"))
-        grid = [params for params in grid if len(candles) >= cls(**params).warmup + 2]
-        if not grid:
+        strategies = [strategy for _, strategy in built_sets(choice, cls, random.Random(f"{seed}:{choice.name}"))
+                      if len(candles) >= strategy.warmup + 2]
+        if not strategies:
             continue
         exits = exits_for(template, choice, cls) if holder_holds_quote else dict.fromkeys(EXIT_RULES)
-        ranked = evaluate_grid(cls, grid, candles, fee=taker_fee, spread=template.evaluation.spread,
-                               holder_holds_quote=holder_holds_quote, **exits,
-                               periods_per_year=periods_per_year(timeframe))
-        params, metrics = ranked[0]
+        params, metrics = best_strategy(strategies, candles, fee=taker_fee, spread=template.evaluation.spread,
+                                        holder_holds_quote=holder_holds_quote, **exits,
+                                        periods_per_year=periods_per_year(timeframe))
         if best is None or metrics.total_return > best.metrics["total_return"]:
             best = Evaluated(choice.name, params, metrics.as_dict(), exits)
     return best

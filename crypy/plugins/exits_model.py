@@ -45,10 +45,10 @@ def first_exits(entries: np.ndarray, lasts: np.ndarray, entry_price: np.ndarray,
     lengths = lasts - entries + 1
     if trips == 0 or (stop_loss is None and take_profit is None and trailing_stop is None):
         return exit_at, level, reason
-    starts = np.cumsum(lengths) - lengths
-    trip = np.repeat(np.arange(trips), lengths)
-    candle = np.arange(trip.shape[0]) - starts[trip] + entries[trip]
-    entered = entry_price[trip]
+    starts = np.add.accumulate(lengths) - lengths
+    trip = np.arange(trips).repeat(lengths)
+    candle = np.arange(trip.shape[0]) + (entries - starts).repeat(lengths)
+    entered = entry_price.repeat(lengths)
 
     stop = entered * (1 - stop_loss) if stop_loss is not None else np.full(candle.shape, -np.inf)
     trailing = np.zeros(candle.shape, dtype=bool)
@@ -61,7 +61,7 @@ def first_exits(entries: np.ndarray, lasts: np.ndarray, entry_price: np.ndarray,
         stop = np.maximum(stop, trail)
     stop_hit = low[candle] <= stop
     target = entered * (1 + take_profit) if take_profit is not None else np.full(candle.shape, np.inf)
-    hit = np.flatnonzero(stop_hit | (high[candle] >= target))
+    hit = (stop_hit | (high[candle] >= target)).nonzero()[0]
     if hit.shape[0] == 0:
         return exit_at, level, reason
     first = hit[np.concatenate(([True], trip[hit][1:] != trip[hit][:-1]))]

@@ -30,7 +30,9 @@ from __future__ import annotations
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -42,7 +44,7 @@ from .indicators import Indicator
 from .live import CANDLE_COLUMNS, Latch, LiveFeature, LiveStrategy, StrategyLive, TimelessLive
 
 __all__ = ["CANDLE_COLUMNS", "Candles", "ExitRules", "Feature", "IndicatorFeature", "Latch", "LiveFeature",
-           "LiveStrategy", "Number", "Strategy", "latch", "previous"]
+           "LiveStrategy", "Number", "Strategy", "latch", "previous", "shared_indicators"]
 
 Number = int | float
 
@@ -132,10 +134,50 @@ class IndicatorFeature:
         return self.indicator.warmup
 
     def compute(self, candles: Candles) -> dict[str, np.ndarray]:
-        return self.indicator.compute(candles.open, candles.high, candles.low, candles.close, candles.volume)
+        shared = _SHARED.get()
+        key = None if shared is None or shared.candles is not candles else _sharing_key(self.indicator)
+        if key is None:
+            return self.indicator.compute(candles.open, candles.high, candles.low, candles.close, candles.volume)
+        series = shared.series.get(key)
+        if series is None:
+            series = shared.series[key] = self.indicator.compute(candles.open, candles.high, candles.low,
+                                                                 candles.close, candles.volume)
+        return {output: np.array(values, dtype=np.float64) for output, values in series.items()}  # a frame's own
 
     def live(self) -> LiveFeature:
         return TimelessLive(self.indicator.live(), self.outputs)
+
+
+class _SharedIndicators:
+    """Indicator outputs over one history, by what makes them equal (``_sharing_key``)."""
+
+    def __init__(self, candles: Candles) -> None:
+        self.candles = candles
+        self.series: dict[tuple[object, ...], dict[str, np.ndarray]] = {}
+
+
+_SHARED: ContextVar[_SharedIndicators | None] = ContextVar("crypy_shared_indicators", default=None)
+
+
+@contextmanager
+def shared_indicators(candles: Candles) -> Iterator[None]:
+    """Within it, equal indicators over ``candles`` are computed once: the parameter sets of a grid share their
+    SMA(20) or RSI(14) instead of each computing it again (each frame still gets its own copy of the values)."""
+    token = _SHARED.set(_SharedIndicators(candles))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _sharing_key(indicator: Indicator) -> tuple[object, ...] | None:
+    """The class and parameters of an indicator whose state is its number parameters alone, so that equal keys
+    compute equal series; None for any other indicator (it is computed as it is, not shared)."""
+    state = getattr(indicator, "__dict__", None)
+    if state is None or state.keys() != {"params"} \
+            or not all(type(value) in (int, float) for value in indicator.params.values()):
+        return None
+    return (type(indicator), *((name, repr(value)) for name, value in indicator.params.items()))
 
 
 def previous(values: np.ndarray, k: int = 1) -> np.ndarray:
@@ -255,7 +297,7 @@ def _resolve(features: dict[str, Feature | Indicator]) -> dict[str, tuple[Featur
     for name, feature in features.items():
         if isinstance(feature, Indicator):
             feature = IndicatorFeature(feature)
-        if not isinstance(feature, Feature):
+        elif not isinstance(feature, Feature):  # a Protocol check costs more than the rest of a strategy's set-up
             raise TypeError(f"feature {name!r} is neither an Indicator nor a Feature: {feature!r}")
         columns = {output: name if len(feature.outputs) == 1 else f"{name}.{output}" for output in feature.outputs}
         clash = taken & set(columns.values())

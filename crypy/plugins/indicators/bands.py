@@ -70,8 +70,7 @@ class ATR(Indicator):
         high, low, close = as_series(high), as_series(low), as_series(close)
         previous = np.concatenate(([np.nan], close[:-1]))
         true_range = np.fmax(high - low, np.fmax(np.abs(high - previous), np.abs(low - previous)))
-        live = AtrLive(int(self.params["window"]))
-        return {"atr": np.array([live.smooth(tr) for tr in true_range.tolist()], dtype=np.float64)}
+        return {"atr": AtrLive(int(self.params["window"])).smooth_many(true_range)}
 
     def live(self) -> LiveIndicator:
         return AtrLive(int(self.params["window"]))
@@ -95,6 +94,19 @@ class AtrLive:
         else:
             self._atr = (self._atr * (self._window - 1) + true_range) / self._window
         return self._atr
+
+    def smooth_many(self, true_ranges: np.ndarray) -> np.ndarray:
+        """``smooth`` on each true range in turn, the same floats, with one method call for the whole series."""
+        out = true_ranges.tolist()
+        filling = min(max(self._window - len(self._first), 0), len(out))
+        for i in range(filling):
+            out[i] = self.smooth(out[i])
+        window, atr = self._window, self._atr
+        for i in range(filling, len(out)):
+            atr = (atr * (window - 1) + out[i]) / window
+            out[i] = atr
+        self._atr = atr
+        return np.array(out, dtype=np.float64)
 
     def update(self, open: float, high: float, low: float, close: float, volume: float) -> Values | None:
         previous, self._previous = self._previous, close

@@ -124,7 +124,7 @@ class Ewm:
     """pandas' ``ewm(alpha=..., adjust=False).mean()`` one value at a time, with pandas' own float operations.
 
     pandas turns every spec into a centre of mass and back (``alpha = 1 / (1 + com)``), and divides each step by
-    ``(1 - alpha) + alpha``, which is not always exactly 1; both are copied so the values match ``ta`` too.
+    ``(1 - alpha) + alpha`` as computed in floats; both are copied so the values match ``ta`` too.
     """
 
     def __init__(self, *, span: float | None = None, alpha: float | None = None) -> None:
@@ -140,10 +140,22 @@ class Ewm:
             self.value = (self._old * self.value + self._new * x) / (self._old + self._new)
         return self.value
 
+    def update_many(self, values: np.ndarray) -> np.ndarray:
+        """``update`` on each value in turn, the same floats: a history evaluation's hot loop (every candle of every
+        parameter set), so one comprehension, no method call per value, and no division by pandas' divisor, which
+        is exactly 1 (and dividing by 1 changes no bit) whenever alpha is in (0, 1]: every span and window >= 1."""
+        old, new, value = self._old, self._new, self.value
+        if old + new != 1.0:  # a nonsensical alpha: step exactly as ``update`` does
+            return np.array([self.update(x) for x in values.tolist()], dtype=np.float64)
+        out = [value := x if value != value else value if value == x else old * value + new * x
+               for x in values.tolist()]
+        self.value = value
+        return np.array(out, dtype=np.float64)
+
 
 def ewm_series(values: np.ndarray, ewm: Ewm) -> np.ndarray:
     """``ewm`` run over a whole series: sequential by nature, and the same steps as the live form."""
-    return np.array([ewm.update(x) for x in values.tolist()], dtype=np.float64)
+    return ewm.update_many(values)
 
 
 def nan_before(values: np.ndarray, warmup: int) -> np.ndarray:
