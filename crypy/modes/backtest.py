@@ -192,7 +192,7 @@ def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
         if all(asset == replayed.quote for asset in totals[0]):  # cash alone: the same equity at every close
             last = {candle.pair: candle for candle in candles}
             replayed.closes.update((pair, candle_price(candle.close)) for pair, candle in last.items())
-            equity = _equity(totals[0], replayed)
+            equity = _worth(_parts(totals[0], replayed.quote), replayed.closes)
             for candle in candles:
                 replayed.equity.record(candle.ts + timeframe_ms(candle.timeframe), equity)
         else:
@@ -200,10 +200,7 @@ def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
             closes, record = replayed.closes, replayed.equity.record
             for candle in candles:
                 closes[candle.pair] = candle_price(candle.close)
-                equity = _ZERO
-                for amount, pair in parts:
-                    equity += amount if pair is None else amount * closes[pair]
-                record(candle.ts + timeframe_ms(candle.timeframe), equity)
+                record(candle.ts + timeframe_ms(candle.timeframe), _worth(parts, closes))
         replayed.done += len(candles)
         progress.update(replayed.done)
 
@@ -214,11 +211,11 @@ def _watch(sim: SimExchange, replayed: Replayed, progress: Progress) -> None:
     sim.add_candle_listener(on_candles)
 
 
-def _equity(totals: dict[str, Decimal], replayed: Replayed) -> Decimal:
-    """What ``totals`` are worth in the quote currency at the last closes."""
+def _worth(parts: list[tuple[Decimal, str | None]], closes: dict[str, Decimal]) -> Decimal:
+    """What the totals (``_parts``) are worth in the quote currency at ``closes``."""
     equity = _ZERO
-    for amount, pair in _parts(totals, replayed.quote):
-        equity += amount if pair is None else amount * replayed.closes[pair]
+    for amount, pair in parts:
+        equity += amount if pair is None else amount * closes[pair]
     return equity
 
 
